@@ -1,0 +1,36 @@
+# The two set-up commands are `make demo` and `make test`; both create .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-all lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py $(wildcard ext/*.pyx ext/*.pxd)
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "setuptools>=68" wheel "Cython>=3.0,<4" "numpy>=1.26,<3"
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/gridopt demo
+
+test: install
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-all: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check gridopt tests benchmarks
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/bench_acopf.py
+
+clean:
+	rm -rf build $(VENV) gridopt/_ext/*.so gridopt/_ext/*.c ext/*.c
