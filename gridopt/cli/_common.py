@@ -1,0 +1,74 @@
+"""Helpers shared by the CLI subcommands: JSON output, logging set-up and error mapping."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gridopt.errors import GridoptError
+
+#: Exit codes (documented in the README).
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_INFEASIBLE = 3
+
+
+def _clean(value: Any) -> Any:
+    """Make a value JSON-safe: NaN/inf become null, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    """Print exactly one JSON object on stdout."""
+    sys.stdout.write(json.dumps(_clean(obj), sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def configure_logging(verbosity: int, quiet_for_json: bool = False) -> None:
+    """Log to stderr; ``-v`` for INFO, ``-vv`` for DEBUG. With ``--json`` only warnings."""
+    level = logging.WARNING
+    if verbosity == 1 and not quiet_for_json:
+        level = logging.INFO
+    elif verbosity >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def run_guarded(func: Callable[[], int], json_mode: bool, context: dict[str, Any]) -> int:
+    """Run a subcommand body and turn gridopt errors into exit codes and messages.
+
+    Bad input exits with 2, infeasible or failed solves with 3, unexpected errors with 1. In JSON
+    mode the error is reported as one JSON object (``status: "error"`` and ``error``) on stdout.
+    """
+    try:
+        return func()
+    except GridoptError as exc:
+        code = exc.exit_code
+        kind = type(exc).__name__
+        message = str(exc)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last-resort mapping to exit code 1
+        logging.getLogger("gridopt").debug("internal error", exc_info=True)
+        code, kind, message = EXIT_INTERNAL, type(exc).__name__, f"internal error: {exc}"
+    sys.stderr.write(f"gridopt: error: {message}\n")
+    if json_mode:
+        status = "error" if code != EXIT_INFEASIBLE else "infeasible"
+        emit_json({**context, "status": status, "error": kind, "message": message})
+    return code
