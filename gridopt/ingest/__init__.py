@@ -1,0 +1,132 @@
+"""Smart-meter ingestion: readings files -> validated, regular ``xarray.Dataset`` (time, meter).
+
+Public API::
+
+    result = read_readings("readings.csv", tz=None, freq=None)   # IngestResult
+    result.data            # Dataset: consumption_kwh, production_kwh, quality (time, meter)
+    result.report          # IngestReport: counts (rows in = clean + quarantined + collapsed)
+    result.quarantine      # DataFrame: every rejected row with its reason
+    buses = aggregate_to_buses(result.data, "mapping.csv")   # p_mw, q_mvar (time, bus)
+    write_netcdf(result.data, "clean.nc")
+
+See ``docs/ingest.md`` for formats, reasons, quality codes and the gap policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from gridopt.ingest.buses import (
+    DEFAULT_POWER_FACTOR,
+    MappingReport,
+    aggregate_to_buses,
+    mapping_report,
+    read_mapping,
+)
+from gridopt.ingest.io import quarantine_path, write_csv, write_netcdf
+from gridopt.ingest.model import (
+    FillPolicy,
+    IngestReport,
+    IngestResult,
+    Layout,
+    Quality,
+    Reason,
+    ValidationOptions,
+)
+from gridopt.ingest.power import interval_hours, resample, to_power
+from gridopt.ingest.readers import read_raw
+from gridopt.ingest.regularise import ingest_table
+
+
+def read_readings(
+    path: str | Path,
+    *,
+    tz: str | None = None,
+    freq: str | None = None,
+    layout: Layout | str = Layout.LONG,
+    cumulative: bool = False,
+    meters: Sequence[str] | None = None,
+    fill: FillPolicy | str = FillPolicy.NONE,
+    max_fill_steps: int = 4,
+    validation: ValidationOptions | None = None,
+) -> IngestResult:
+    """Read, validate and regularise a file of meter readings.
+
+    Parameters
+    ----------
+    path
+        CSV (``.csv``, ``.csv.gz``) or Parquet file. Long layout columns: ``meter_id``,
+        ``timestamp`` (interval start, ISO 8601 with UTC offset), ``consumption_kwh`` and
+        optionally ``production_kwh``. Wide layout: ``timestamp`` and one consumption column
+        (kWh) per meter.
+    tz
+        IANA zone of naive (offset-less) timestamps, e.g. ``"Australia/Sydney"``; also recorded
+        in the ``tz`` attribute. Without it naive timestamps are refused.
+    freq
+        Interval (pandas offset, e.g. ``"30min"``); inferred as the most common step when
+        ``None``.
+    layout
+        ``"long"`` or ``"wide"``.
+    cumulative
+        Values are register readings (monotone counters) at the timestamp instants; interval
+        energy is the difference of consecutive readings, with rollovers and resets detected.
+    meters
+        Known meter ids; readings of other meters are quarantined as ``unknown_meter`` and the
+        ``meter`` coordinate is exactly this list.
+    fill
+        Gap policy (:class:`FillPolicy`); default ``"none"`` leaves gaps NaN.
+    max_fill_steps
+        Longest gap (in intervals) that ``"linear"`` fills.
+    validation
+        Outlier and register thresholds (:class:`ValidationOptions`).
+
+    Returns
+    -------
+    IngestResult
+        ``data`` (dims ``time, meter``), ``report``, ``quarantine``, ``gaps``,
+        ``register_events``.
+
+    Raises
+    ------
+    gridopt.errors.InputError
+        Unreadable or empty file, missing column, value columns in other units than kWh, naive
+        timestamps without ``tz``, no usable row at all.
+    """
+    layout = Layout(layout)
+    table = read_raw(path, layout)
+    return ingest_table(
+        table,
+        source=str(path),
+        tz=tz,
+        freq=freq,
+        cumulative=cumulative,
+        meters=meters,
+        fill=FillPolicy(fill),
+        max_fill_steps=max_fill_steps,
+        validation=validation,
+    )
+
+
+__all__ = [
+    "DEFAULT_POWER_FACTOR",
+    "FillPolicy",
+    "IngestReport",
+    "IngestResult",
+    "Layout",
+    "MappingReport",
+    "Quality",
+    "Reason",
+    "ValidationOptions",
+    "aggregate_to_buses",
+    "ingest_table",
+    "interval_hours",
+    "mapping_report",
+    "quarantine_path",
+    "read_mapping",
+    "read_readings",
+    "resample",
+    "to_power",
+    "write_csv",
+    "write_netcdf",
+]

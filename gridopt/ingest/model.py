@@ -1,0 +1,175 @@
+"""Types of the ingestion layer: options, quality flags, quarantine reasons, report and result."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+
+class Quality(enum.IntEnum):
+    """Quality flag of one ``(time, meter)`` cell (variable ``quality``, int8).
+
+    ``MEASURED`` (0): a clean reading. ``FILLED`` (1): filled by the explicit gap policy
+    (:class:`FillPolicy`). ``MISSING`` (2): no usable reading (value NaN). ``RESET`` (3):
+    cumulative input only; the register decreased without a plausible rollover (meter replaced
+    or cleared), so the interval's energy is unknown (value NaN).
+    """
+
+    MEASURED = 0
+    FILLED = 1
+    MISSING = 2
+    RESET = 3
+
+
+class Reason(enum.StrEnum):
+    """Why an input row is not in the clean data (column ``reason`` of the quarantine)."""
+
+    MISSING_METER_ID = "missing_meter_id"
+    UNKNOWN_METER = "unknown_meter"
+    UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
+    NAIVE_TIMESTAMP = "naive_timestamp"
+    NONEXISTENT_LOCAL_TIME = "nonexistent_local_time"
+    MISSING_VALUE = "missing_value"
+    NON_NUMERIC = "non_numeric"
+    NEGATIVE = "negative"
+    OFF_GRID_TIMESTAMP = "off_grid_timestamp"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    OUTLIER = "outlier"
+
+
+class Layout(enum.StrEnum):
+    """Input layout: ``long`` (a row per meter and interval) or ``wide`` (a column per meter)."""
+
+    LONG = "long"
+    WIDE = "wide"
+
+
+class FillPolicy(enum.StrEnum):
+    """How gaps are filled. ``NONE`` leaves them NaN (quality ``MISSING``); ``LINEAR``
+    interpolates interior gaps of at most ``max_fill_steps`` intervals between the neighbouring
+    readings (for cumulative input the register is interpolated, which spreads the energy
+    recorded across the gap evenly); filled cells get quality ``FILLED``."""
+
+    NONE = "none"
+    LINEAR = "linear"
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """Thresholds of row validation.
+
+    Attributes
+    ----------
+    outlier_factor
+        A reading is an ``outlier`` when it exceeds ``outlier_factor`` times the meter's
+        ``outlier_quantile`` quantile of its positive readings (per variable). ``None`` turns the
+        relative test off.
+    outlier_quantile
+        Quantile of the positive readings used as the meter's typical high value.
+    outlier_min_readings
+        Meters with fewer positive readings are not tested (too little data for a scale).
+    max_power_kw
+        Absolute ceiling on the mean power of one reading (energy / interval length), per
+        variable; ``None`` for no ceiling.
+    rollover_fraction
+        Cumulative input: a register decrease is a rollover when the wrapped step is at most this
+        fraction of the register modulus; otherwise it is a reset.
+    register_modulus_kwh
+        Cumulative input: the value at which registers wrap (e.g. ``100000``); ``None`` infers
+        the power of ten just above the reading before the decrease.
+    """
+
+    outlier_factor: float | None = 10.0
+    outlier_quantile: float = 0.95
+    outlier_min_readings: int = 48
+    max_power_kw: float | None = None
+    rollover_fraction: float = 0.1
+    register_modulus_kwh: float | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What ingestion found. Invariant: ``rows_in == rows_clean + rows_quarantined +
+    duplicates_collapsed``.
+
+    For the wide layout a row is one non-empty ``(timestamp, meter)`` cell. For cumulative input
+    rows are register readings and the intervals are their differences.
+    """
+
+    source: str
+    rows_in: int
+    rows_clean: int
+    rows_quarantined: int
+    quarantined_by_reason: dict[str, int]
+    duplicates_collapsed: int
+    meters: int
+    intervals: int
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    freq: str
+    tz: str
+    cells_measured: int
+    cells_filled: int
+    cells_missing: int
+    gaps: int
+    rollovers: int = 0
+    resets: int = 0
+    quarantine_file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (timestamps as ISO 8601 strings in UTC)."""
+        return {
+            "source": self.source,
+            "rows_in": self.rows_in,
+            "rows_clean": self.rows_clean,
+            "rows_quarantined": self.rows_quarantined,
+            "quarantined_by_reason": dict(self.quarantined_by_reason),
+            "duplicates_collapsed": self.duplicates_collapsed,
+            "meters": self.meters,
+            "intervals": self.intervals,
+            "start": None if self.start is None else self.start.isoformat(),
+            "end": None if self.end is None else self.end.isoformat(),
+            "freq": self.freq,
+            "tz": self.tz,
+            "cells_measured": self.cells_measured,
+            "cells_filled": self.cells_filled,
+            "cells_missing": self.cells_missing,
+            "gaps": self.gaps,
+            "rollovers": self.rollovers,
+            "resets": self.resets,
+            "quarantine_file": self.quarantine_file,
+        }
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Outcome of :func:`gridopt.ingest.read_readings`.
+
+    Attributes
+    ----------
+    data
+        Dataset with dims ``(time, meter)``: ``consumption_kwh``, ``production_kwh`` (float64,
+        NaN where missing) and ``quality`` (int8, :class:`Quality`).
+    report
+        Counts (:class:`IngestReport`).
+    quarantine
+        One row per quarantined input row: ``row`` (1-based data row; the file line is
+        ``row + 1`` for CSV with a header), ``meter_id``, ``timestamp``, ``consumption_kwh``,
+        ``production_kwh`` (raw text as read) and ``reason`` (:class:`Reason` value).
+    gaps
+        One row per run of missing intervals: ``meter``, ``start``, ``end`` (last missing
+        interval start, UTC) and ``intervals``.
+    register_events
+        Cumulative input only: ``meter``, ``variable``, ``time`` (interval start), ``event``
+        (``rollover`` or ``reset``), ``before_kwh``, ``after_kwh``.
+    """
+
+    data: xr.Dataset
+    report: IngestReport
+    quarantine: pd.DataFrame
+    gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    register_events: pd.DataFrame = field(default_factory=pd.DataFrame)
