@@ -1,0 +1,601 @@
+"""HiGHS through Pyomo's persistent interface (``pyomo.contrib.solver.solvers.highs.Highs``).
+
+One adapter for every Pyomo model that gridopt hands to HiGHS: LPs, convex QPs (quadratic
+objective, linear constraints) and MILPs. It uses the *new* Pyomo solver interface
+(``pyomo.contrib.solver``, registered as ``highs``) rather than APPSI because only the new one
+passes a quadratic objective to HiGHS (APPSI's HiGHS interface is linear only); both are
+persistent and both track mutable :class:`pyomo.environ.Param` values.
+
+Usage
+-----
+One-shot::
+
+    outcome = solve_with_highs(model, HighsOptions(time_limit_seconds=60), load_duals=True)
+    if outcome.report.status.ok:
+        lmp = outcome.duals[model.balance[3]]
+
+Persistent (build once, change mutable ``Param`` values, re-solve without rebuilding)::
+
+    solver = HighsSolver(HighsOptions(), structure_fixed=True)
+    solver.solve(model)
+    model.demand_pu[3] = 1.2          # a mutable Param in a constraint bound or coefficient
+    solver.solve(model)               # only the changed numbers are pushed to HiGHS
+
+With ``structure_fixed=True`` Pyomo does not look for added or removed constraints, variables
+or objectives between solves (that walk costs about as much as building the model); variable
+bounds, fixed values and mutable parameters are still updated. Use the default
+(``structure_fixed=False``) when constraints are added or deactivated between solves.
+
+Matrix form (no Pyomo)::
+
+    outcome = solve_matrix_problem(MatrixProblem(cost, a_matrix, row_lower, row_upper, ...))
+
+:func:`solve_matrix_problem` passes a problem already assembled as sparse matrices straight to
+``highspy``; formulations built with vectorised NumPy/SciPy code use it to skip Pyomo's
+per-constraint processing, which costs several times the HiGHS solve on networks of a few
+thousand buses (see ``docs/dc_opf.md``). Its status mapping follows the same table through
+HiGHS's own model status.
+
+Status mapping (``pyomo`` termination condition -> :class:`SolveStatus`):
+
+==========================================================  =================
+``convergenceCriteriaSatisfied``                            ``OPTIMAL``
+``provenInfeasible``, ``locallyInfeasible``,
+``infeasibleOrUnbounded``                                   ``INFEASIBLE``
+``maxTimeLimit``, ``iterationLimit``, ``objectiveLimit``,
+``minStepLength``, ``interrupted``                          ``NOT_CONVERGED``
+``unbounded``, ``error``, ``emptyModel``, ``unknown``, ...  ``ERROR``
+==========================================================  =================
+
+``infeasibleOrUnbounded`` is reported as infeasible because HiGHS's presolve returns it for
+infeasible problems whose variables are all bounded; the message keeps HiGHS's own words.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from pyomo.common.tee import capture_output
+from pyomo.contrib.solver.common.results import Results, TerminationCondition
+from pyomo.contrib.solver.common.util import NoDualsError
+from pyomo.contrib.solver.solvers.highs import Highs
+from pyomo.core.base.constraint import ConstraintData
+from pyomo.core.base.var import VarData
+
+from gridopt.errors import SolverError
+from gridopt.solvers.status import SolverReport, SolveStatus
+
+logger = logging.getLogger(__name__)
+
+OptionValue = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class HighsOptions:
+    """Options passed to HiGHS on every solve.
+
+    Attributes
+    ----------
+    threads
+        Number of threads HiGHS may use (``None``: HiGHS decides). HiGHS fixes its thread pool at
+        the first solve in a process, so later changes may be ignored.
+    time_limit_seconds
+        Wall-clock limit of one solve (``None``: no limit). Hitting it gives ``NOT_CONVERGED``.
+    primal_feasibility_tolerance, dual_feasibility_tolerance
+        HiGHS's absolute feasibility tolerances (its defaults are 1e-7).
+    presolve
+        Run HiGHS's presolve (on by default; turning it off can help diagnose infeasibility).
+    mip_rel_gap
+        Relative optimality gap at which a MILP solve stops (HiGHS's default 1e-4).
+    extra
+        Further HiGHS options by their HiGHS name, e.g. ``(("solver", "ipm"),)``; applied last.
+    """
+
+    threads: int | None = None
+    time_limit_seconds: float | None = None
+    primal_feasibility_tolerance: float = 1e-7
+    dual_feasibility_tolerance: float = 1e-7
+    presolve: bool = True
+    mip_rel_gap: float = 1e-4
+    extra: tuple[tuple[str, OptionValue], ...] = ()
+
+    def highs_option_values(self) -> dict[str, OptionValue]:
+        """Return the HiGHS options (by HiGHS name) these settings stand for."""
+        values: dict[str, OptionValue] = {
+            "primal_feasibility_tolerance": self.primal_feasibility_tolerance,
+            "dual_feasibility_tolerance": self.dual_feasibility_tolerance,
+            "presolve": "on" if self.presolve else "off",
+            "mip_rel_gap": self.mip_rel_gap,
+        }
+        values.update(dict(self.extra))
+        return values
+
+
+@dataclass(frozen=True)
+class SolverCapabilities:
+    """What a solver adapter can do; formulations check these before choosing a solver.
+
+    Attributes
+    ----------
+    supports_duals
+        Constraint duals (and reduced costs) are available for continuous problems.
+    supports_quadratic
+        A convex quadratic objective is accepted (constraints stay linear).
+    supports_integer
+        Integer and binary variables are accepted (then duals are not available and the
+        objective must be linear: HiGHS has no MIQP).
+    persistent
+        A model can be re-solved after changing mutable parameters without rebuilding it.
+    """
+
+    supports_duals: bool
+    supports_quadratic: bool
+    supports_integer: bool
+    persistent: bool
+
+
+#: Capabilities of :class:`HighsSolver`.
+HIGHS_CAPABILITIES = SolverCapabilities(
+    supports_duals=True, supports_quadratic=True, supports_integer=True, persistent=True
+)
+
+
+@dataclass(frozen=True, eq=False)
+class HighsOutcome:
+    """Result of one HiGHS solve of a Pyomo model.
+
+    Attributes
+    ----------
+    report
+        Normalised status, HiGHS's message, iterations and solve time.
+    objective
+        Objective value at the returned point (``None`` when HiGHS has no feasible point).
+    duals
+        Constraint multipliers ``d objective / d right-hand side`` as HiGHS returns them (for a
+        minimisation a binding ``<=`` row has a non-positive dual, a binding ``>=`` row a
+        non-negative one), keyed by constraint data; ``None`` unless requested and available.
+    load_seconds
+        Time spent passing the model (or its changes) to HiGHS, excluding the solve.
+    solver_log
+        HiGHS's log of this solve (also logged at DEBUG level).
+    """
+
+    report: SolverReport
+    objective: float | None
+    duals: Mapping[ConstraintData, float] | None
+    load_seconds: float
+    solver_log: str = field(default="", repr=False)
+
+
+_STATUS_MAP: dict[TerminationCondition, SolveStatus] = {
+    TerminationCondition.convergenceCriteriaSatisfied: SolveStatus.OPTIMAL,
+    TerminationCondition.provenInfeasible: SolveStatus.INFEASIBLE,
+    TerminationCondition.locallyInfeasible: SolveStatus.INFEASIBLE,
+    TerminationCondition.infeasibleOrUnbounded: SolveStatus.INFEASIBLE,
+    TerminationCondition.maxTimeLimit: SolveStatus.NOT_CONVERGED,
+    TerminationCondition.iterationLimit: SolveStatus.NOT_CONVERGED,
+    TerminationCondition.objectiveLimit: SolveStatus.NOT_CONVERGED,
+    TerminationCondition.minStepLength: SolveStatus.NOT_CONVERGED,
+    TerminationCondition.interrupted: SolveStatus.NOT_CONVERGED,
+}
+
+
+def map_termination(condition: TerminationCondition) -> SolveStatus:
+    """Map a Pyomo termination condition onto :class:`SolveStatus` (table in the module doc)."""
+    return _STATUS_MAP.get(condition, SolveStatus.ERROR)
+
+
+def highs_version() -> str:
+    """Return the HiGHS version string, e.g. ``"highs 1.16.0"``."""
+    return "highs " + ".".join(str(v) for v in Highs().version())
+
+
+def _highs_message(results: Results) -> str:
+    """HiGHS's own account of the outcome, taken from its log ("Model status : ...")."""
+    log = str(results.solver_log or "")
+    lines = [ln.strip() for ln in log.splitlines()]
+    status = [ln for ln in lines if ln.startswith("Model status")]
+    problems = [ln for ln in lines if ln.startswith(("ERROR", "WARNING")) or "nfeasib" in ln]
+    parts = [" ".join(status[-1].split()) if status else ""]
+    parts += [p for p in problems[-3:] if p not in parts]
+    message = "; ".join(p for p in parts if p)
+    condition = results.termination_condition.name
+    if not message:
+        return f"pyomo termination: {condition}"
+    return f"{message} (pyomo termination: {condition})"
+
+
+def _iterations(results: Results) -> int:
+    """Total simplex + IPM + QP + PDLP iterations HiGHS reported (0 when unknown)."""
+    info = results.extra_info
+    total = 0
+    for name in (
+        "simplex_iteration_count",
+        "ipm_iteration_count",
+        "qp_iteration_count",
+        "pdlp_iteration_count",
+    ):
+        value = getattr(info, name, None)
+        if isinstance(value, int) and value > 0:
+            total += value
+    return total
+
+
+class HighsSolver:
+    """A persistent HiGHS instance bound to one Pyomo model at a time.
+
+    The first :meth:`solve` (or :meth:`load`) of a model passes it to HiGHS; later solves of
+    the same model object only push changes (mutable parameters, variable bounds and, unless
+    ``structure_fixed``, added or removed constraints). Solving another model object reloads.
+
+    Parameters
+    ----------
+    options
+        HiGHS settings; defaults to :class:`HighsOptions()`.
+    structure_fixed
+        Promise that no constraint, variable or objective is added or removed between solves of
+        the same model; skips Pyomo's structural scan on re-solves (see the module docstring).
+    """
+
+    capabilities = HIGHS_CAPABILITIES
+
+    def __init__(self, options: HighsOptions | None = None, *, structure_fixed: bool = False):
+        self.options = options if options is not None else HighsOptions()
+        self.structure_fixed = structure_fixed
+        self._solver = Highs()
+        if not self._solver.available():
+            raise SolverError(
+                "HiGHS is not available to Pyomo (the highspy package is missing); install it "
+                "with 'pip install highspy'"
+            )
+        if structure_fixed:
+            updates = self._solver.config.auto_updates
+            updates.check_for_new_or_removed_constraints = False
+            updates.check_for_new_or_removed_vars = False
+            updates.check_for_new_or_removed_params = False
+            updates.check_for_new_objective = False
+            updates.update_constraints = False
+            updates.update_named_expressions = False
+        self._model: pyo.Block | None = None
+        self._fresh = False  # loaded by load() and not solved since: skip Pyomo's update scan
+        self._last: Results | None = None
+        self.version = highs_version()
+
+    def load(self, model: pyo.Block) -> float:
+        """Pass ``model`` to HiGHS now (without solving) and return the seconds it took.
+
+        Optional: :meth:`solve` loads a model it has not seen. Loading explicitly separates the
+        load time from the first solve.
+        """
+        tick = time.perf_counter()
+        self._solver.set_instance(model)
+        self._model = model
+        self._fresh = True
+        return time.perf_counter() - tick
+
+    def solve(
+        self,
+        model: pyo.Block,
+        *,
+        load_duals: bool = False,
+        duals_of: Sequence[ConstraintData] | None = None,
+    ) -> HighsOutcome:
+        """Solve ``model`` with HiGHS; never raises for infeasible or failed solves.
+
+        Parameters
+        ----------
+        model
+            A Pyomo model with one active objective, linear constraints and a linear or convex
+            quadratic objective.
+        load_duals
+            Return constraint duals (continuous problems with an optimal solution only; for a
+        MILP ``duals`` stays ``None``).
+        duals_of
+            Restrict the returned duals to these constraints (default: all).
+
+        Returns
+        -------
+        HighsOutcome
+            The report and, when a feasible point exists, the variable values are loaded into
+            the model (``pyo.value(var)``). Failed solves leave variable values untouched.
+        """
+        config: dict[str, object] = {
+            "load_solutions": False,
+            "raise_exception_on_nonoptimal_result": False,
+            "threads": self.options.threads,
+            "time_limit": self.options.time_limit_seconds,
+            "solver_options": self.options.highs_option_values(),
+        }
+        if self._fresh and model is self._model:
+            config["auto_updates"] = {name: False for name in self._solver.config.auto_updates}
+        self._fresh = False
+        self._model = model
+        tick = time.perf_counter()
+        try:
+            results = self._solver.solve(model, **config)
+        except Exception as exc:  # HiGHS or Pyomo refused the model: report, don't crash
+            seconds = time.perf_counter() - tick
+            logger.debug("HiGHS failed on %s", model.name, exc_info=True)
+            report = SolverReport(
+                solver=self.version,
+                status=SolveStatus.ERROR,
+                message=f"{type(exc).__name__}: {exc}",
+                iterations=0,
+                solve_seconds=seconds,
+            )
+            self._model = None  # the instance may be half-updated: reload next time
+            return HighsOutcome(report, None, None, seconds)
+        timer_seconds = time.perf_counter() - tick
+        highs_seconds = getattr(results.timing_info, "highs_time", None)
+        solve_seconds = float(highs_seconds) if highs_seconds is not None else timer_seconds
+        load_seconds = max(timer_seconds - solve_seconds, 0.0)
+        log = str(results.solver_log or "")
+        logger.debug("HiGHS log for %s:\n%s", model.name, log)
+
+        status = map_termination(results.termination_condition)
+        report = SolverReport(
+            solver=self.version,
+            status=status,
+            message=_highs_message(results),
+            iterations=_iterations(results),
+            solve_seconds=solve_seconds,
+        )
+        self._last = results
+        objective = results.incumbent_objective
+        has_point = objective is not None
+        if has_point:
+            results.solution_loader.load_vars()
+        duals: Mapping[ConstraintData, float] | None = None
+        if load_duals and status is SolveStatus.OPTIMAL:
+            try:
+                duals = results.solution_loader.get_duals(
+                    list(duals_of) if duals_of is not None else None
+                )
+            except NoDualsError:  # a MILP: HiGHS returns no dual solution
+                logger.debug("HiGHS returned no duals for %s (integer variables?)", model.name)
+        return HighsOutcome(
+            report=report,
+            objective=float(objective) if has_point else None,
+            duals=duals,
+            load_seconds=load_seconds,
+            solver_log=log,
+        )
+
+    def reduced_costs(self, variables: Sequence[VarData] | None = None) -> Mapping[VarData, float]:
+        """Reduced costs of the last optimal continuous solve (HiGHS's sign convention).
+
+        Raises
+        ------
+        SolverError
+            If there was no solve yet or the last one has no dual solution.
+        """
+        if self._last is None or map_termination(self._last.termination_condition) is not (
+            SolveStatus.OPTIMAL
+        ):
+            raise SolverError(
+                "no reduced costs: the last HiGHS solve did not end optimal; check its report"
+            )
+        wanted = list(variables) if variables is not None else None
+        return self._last.solution_loader.get_reduced_costs(wanted)
+
+
+def solve_with_highs(
+    model: pyo.Block,
+    options: HighsOptions | None = None,
+    *,
+    load_duals: bool = False,
+    duals_of: Sequence[ConstraintData] | None = None,
+) -> HighsOutcome:
+    """Solve a Pyomo model once with HiGHS (see :meth:`HighsSolver.solve`).
+
+    Examples
+    --------
+    >>> import pyomo.environ as pyo
+    >>> m = pyo.ConcreteModel()
+    >>> m.x = pyo.Var(bounds=(0, 10))
+    >>> m.need = pyo.Constraint(expr=m.x >= 2)
+    >>> m.cost = pyo.Objective(expr=3 * m.x + m.x**2)
+    >>> out = solve_with_highs(m, load_duals=True)
+    >>> out.report.status.value, round(out.objective, 6), round(out.duals[m.need], 6)
+    ('optimal', 10.0, 7.0)
+    """
+    return HighsSolver(options).solve(model, load_duals=load_duals, duals_of=duals_of)
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixProblem:
+    r"""A linear or convex quadratic problem in matrix form.
+
+    .. math::
+
+        \min_x \; c^\top x + \tfrac12 x^\top Q x + c_0 \quad \text{s.t.} \quad
+        \ell_r \le A x \le u_r, \quad \ell_x \le x \le u_x
+
+    Infinite bounds (``np.inf``) mean "no bound"; equal bounds make an equality.
+
+    Attributes
+    ----------
+    cost
+        Linear cost ``c``, shape ``(n,)``.
+    a_matrix
+        Constraint matrix ``A``, shape ``(m, n)`` (any SciPy sparse format).
+    row_lower, row_upper
+        Row bounds, shape ``(m,)``.
+    col_lower, col_upper
+        Variable bounds, shape ``(n,)``.
+    hessian
+        Symmetric positive semi-definite ``Q``, shape ``(n, n)``, or ``None`` for an LP.
+    offset
+        Constant ``c_0`` added to the objective.
+    """
+
+    cost: NDArray[np.float64]
+    a_matrix: sp.spmatrix | sp.sparray
+    row_lower: NDArray[np.float64]
+    row_upper: NDArray[np.float64]
+    col_lower: NDArray[np.float64]
+    col_upper: NDArray[np.float64]
+    hessian: sp.spmatrix | sp.sparray | None = None
+    offset: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class MatrixOutcome:
+    """Result of :func:`solve_matrix_problem`.
+
+    Attributes
+    ----------
+    report
+        Normalised status, HiGHS's model status text, iterations, solve time.
+    objective
+        Objective value including ``offset`` (``None`` without a feasible point).
+    x
+        Primal values, shape ``(n,)`` (``None`` without a feasible point).
+    row_duals
+        ``d objective / d row bound`` per row (same convention as :class:`HighsOutcome`);
+        ``None`` unless optimal.
+    load_seconds
+        Time to pass the matrices to HiGHS.
+    """
+
+    report: SolverReport
+    objective: float | None
+    x: NDArray[np.float64] | None
+    row_duals: NDArray[np.float64] | None
+    load_seconds: float
+
+
+_HIGHS_STATUS: dict[str, SolveStatus] = {
+    "kOptimal": SolveStatus.OPTIMAL,
+    "kInfeasible": SolveStatus.INFEASIBLE,
+    "kUnboundedOrInfeasible": SolveStatus.INFEASIBLE,
+    "kTimeLimit": SolveStatus.NOT_CONVERGED,
+    "kIterationLimit": SolveStatus.NOT_CONVERGED,
+    "kObjectiveBound": SolveStatus.NOT_CONVERGED,
+    "kObjectiveTarget": SolveStatus.NOT_CONVERGED,
+    "kSolutionLimit": SolveStatus.NOT_CONVERGED,
+    "kInterrupt": SolveStatus.NOT_CONVERGED,
+    "kHighsInterrupt": SolveStatus.NOT_CONVERGED,
+}
+
+
+def _new_highs(options: HighsOptions) -> highspy.Highs:
+    """A silent ``highspy.Highs`` with ``options`` applied (the one-time banner is swallowed)."""
+    with capture_output(capture_fd=True) as banner:
+        highs = highspy.Highs()
+        highs.setOptionValue("output_flag", False)
+    if banner.getvalue():
+        logger.debug("%s", banner.getvalue().strip())
+    values: dict[str, OptionValue] = dict(options.highs_option_values())
+    if options.threads is not None:
+        values["threads"] = options.threads
+    if options.time_limit_seconds is not None:
+        values["time_limit"] = float(options.time_limit_seconds)
+    for name, value in values.items():
+        if highs.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+            raise SolverError(
+                f"HiGHS rejected option {name} = {value!r}; check the name and type against the "
+                "HiGHS options list (https://ergo-code.github.io/HiGHS/stable/options/definitions/)"
+            )
+    return highs
+
+
+def solve_matrix_problem(
+    problem: MatrixProblem, options: HighsOptions | None = None
+) -> MatrixOutcome:
+    """Solve a :class:`MatrixProblem` with ``highspy`` directly; never raises for bad outcomes.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> prob = MatrixProblem(cost=np.array([3.0]), a_matrix=sp.csr_matrix([[1.0]]),
+    ...                      row_lower=np.array([2.0]), row_upper=np.array([np.inf]),
+    ...                      col_lower=np.array([0.0]), col_upper=np.array([10.0]),
+    ...                      hessian=sp.csr_matrix([[2.0]]))
+    >>> out = solve_matrix_problem(prob)
+    >>> out.report.status.value, round(out.objective, 6), float(round(out.row_duals[0], 6))
+    ('optimal', 10.0, 7.0)
+    """
+    options = options if options is not None else HighsOptions()
+    tick = time.perf_counter()
+    highs = _new_highs(options)
+    n = len(problem.cost)
+    a = sp.csc_matrix(problem.a_matrix)
+    a.sort_indices()
+    inf = highspy.kHighsInf
+
+    def bounded(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.clip(np.asarray(values, dtype=np.float64), -inf, inf)
+
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, a.shape[0]
+    lp.col_cost_ = np.asarray(problem.cost, dtype=np.float64)
+    lp.col_lower_, lp.col_upper_ = bounded(problem.col_lower), bounded(problem.col_upper)
+    lp.row_lower_, lp.row_upper_ = bounded(problem.row_lower), bounded(problem.row_upper)
+    lp.offset_ = float(problem.offset)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(np.float64)
+    model = highspy.HighsModel()
+    model.lp_ = lp
+    if problem.hessian is not None:
+        lower = sp.csc_matrix(sp.tril(problem.hessian, format="csc"))
+        lower.eliminate_zeros()
+        lower.sort_indices()
+        hess = highspy.HighsHessian()
+        hess.dim_ = n
+        hess.format_ = highspy.HessianFormat.kTriangular
+        hess.start_ = lower.indptr.astype(np.int32)
+        hess.index_ = lower.indices.astype(np.int32)
+        hess.value_ = lower.data.astype(np.float64)
+        model.hessian_ = hess
+    passed = highs.passModel(model)
+    load_seconds = time.perf_counter() - tick
+    version = highs_version()
+    if passed == highspy.HighsStatus.kError:
+        report = SolverReport(
+            version, SolveStatus.ERROR,
+            "HiGHS rejected the model (passModel returned an error): check that bounds are "
+            "ordered, the Hessian is symmetric and the shapes agree", 0, 0.0,
+        )
+        return MatrixOutcome(report, None, None, None, load_seconds)
+
+    tick = time.perf_counter()
+    highs.run()
+    solve_seconds = time.perf_counter() - tick
+    model_status = highs.getModelStatus()
+    status = _HIGHS_STATUS.get(model_status.name, SolveStatus.ERROR)
+    info = highs.getInfo()
+    iterations = sum(
+        max(int(getattr(info, name, 0)), 0)
+        for name in (
+            "simplex_iteration_count",
+            "ipm_iteration_count",
+            "qp_iteration_count",
+            "pdlp_iteration_count",
+        )
+    )
+    report = SolverReport(
+        solver=version,
+        status=status,
+        message=f"Model status: {highs.modelStatusToString(model_status)}",
+        iterations=iterations,
+        solve_seconds=solve_seconds,
+    )
+    has_point = int(info.primal_solution_status) == 2  # 2: feasible point available
+    solution = highs.getSolution()
+    x = np.asarray(solution.col_value, dtype=np.float64) if has_point else None
+    duals = None
+    if status is SolveStatus.OPTIMAL and solution.dual_valid:
+        duals = np.asarray(solution.row_dual, dtype=np.float64)
+    objective = float(info.objective_function_value) if has_point else None
+    return MatrixOutcome(report, objective, x, duals, load_seconds)

@@ -1,0 +1,144 @@
+"""The HiGHS adapter: status mapping, duals, persistence, matrix path (real HiGHS solves)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+import scipy.sparse as sp
+
+from gridopt.errors import SolverError
+from gridopt.solvers.highs import (
+    HIGHS_CAPABILITIES,
+    HighsOptions,
+    HighsSolver,
+    MatrixProblem,
+    solve_matrix_problem,
+    solve_with_highs,
+)
+from gridopt.solvers.status import SolveStatus
+
+
+def _transport_lp(supply: float = 10.0) -> pyo.ConcreteModel:
+    """Two plants (costs 1 and 3, capacity 6 each) serving a mutable demand."""
+    m = pyo.ConcreteModel()
+    m.demand = pyo.Param(initialize=supply, mutable=True)
+    m.p = pyo.Var([0, 1], bounds=(0, 6))
+    m.balance = pyo.Constraint(expr=m.p[0] + m.p[1] == m.demand)
+    m.cost = pyo.Objective(expr=1.0 * m.p[0] + 3.0 * m.p[1])
+    return m
+
+
+def test_lp_optimum_and_dual_is_marginal_cost() -> None:
+    m = _transport_lp(10.0)
+    out = solve_with_highs(m, load_duals=True)
+    assert out.report.status is SolveStatus.OPTIMAL
+    assert out.objective == pytest.approx(6 * 1 + 4 * 3)
+    assert pyo.value(m.p[0]) == pytest.approx(6.0)
+    # the marginal unit is plant 1 (cost 3): one more unit of demand costs 3
+    assert out.duals is not None
+    assert out.duals[m.balance] == pytest.approx(3.0)
+    assert out.report.solver.startswith("highs ")
+
+
+def test_quadratic_objective_reaches_highs() -> None:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(-10, 10))
+    m.cost = pyo.Objective(expr=(m.x - 2.5) ** 2)
+    out = solve_with_highs(m)
+    assert out.report.status is SolveStatus.OPTIMAL
+    assert pyo.value(m.x) == pytest.approx(2.5, abs=1e-6)
+
+
+def test_infeasible_model_reports_status_and_highs_reason() -> None:
+    m = _transport_lp(20.0)  # capacity is only 12
+    out = solve_with_highs(m, load_duals=True)
+    assert out.report.status is SolveStatus.INFEASIBLE
+    assert "nfeasible" in out.report.message
+    assert out.objective is None and out.duals is None
+
+
+def test_iteration_limit_is_not_converged() -> None:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(20), bounds=(0, 1))
+    m.rows = pyo.Constraint(
+        range(10), rule=lambda m, i: sum((i + j) % 7 * m.x[j] for j in range(20)) >= 1 + i % 3
+    )
+    m.cost = pyo.Objective(expr=sum((j % 5 + 1) * m.x[j] for j in range(20)))
+    options = HighsOptions(presolve=False, extra=(("simplex_iteration_limit", 0),))
+    out = solve_with_highs(m, options)
+    assert out.report.status is SolveStatus.NOT_CONVERGED
+    assert "limit" in out.report.message.lower()
+    # and the same model solves without the limit
+    assert solve_with_highs(m).report.status is SolveStatus.OPTIMAL
+
+
+def test_persistent_resolve_sees_mutable_parameter() -> None:
+    m = _transport_lp(4.0)
+    solver = HighsSolver(structure_fixed=True)
+    solver.load(m)
+    first = solver.solve(m, load_duals=True)
+    assert first.objective == pytest.approx(4.0)
+    assert first.duals is not None and first.duals[m.balance] == pytest.approx(1.0)
+    m.demand = 9.0
+    second = solver.solve(m, load_duals=True)
+    assert second.objective == pytest.approx(6 + 3 * 3)
+    assert second.duals is not None and second.duals[m.balance] == pytest.approx(3.0)
+    reduced = solver.reduced_costs([m.p[0]])
+    assert reduced[m.p[0]] == pytest.approx(1.0 - 3.0)  # at its upper bound: c - dual
+
+
+def test_milp_solves_without_duals() -> None:
+    m = _transport_lp(5.0)
+    m.on = pyo.Var(domain=pyo.Binary)
+    m.link = pyo.Constraint(expr=m.p[1] <= 6 * m.on)
+    m.cost.deactivate()
+    m.cost2 = pyo.Objective(expr=1.0 * m.p[0] + 3.0 * m.p[1] + 10 * m.on)
+    out = solve_with_highs(m, load_duals=True)
+    assert out.report.status is SolveStatus.OPTIMAL
+    assert pyo.value(m.on) == pytest.approx(0.0)
+    assert out.objective == pytest.approx(5.0)
+    assert out.duals is None
+
+
+def test_matrix_problem_matches_pyomo_path() -> None:
+    # same transport LP in matrix form
+    prob = MatrixProblem(
+        cost=np.array([1.0, 3.0]),
+        a_matrix=sp.csr_matrix([[1.0, 1.0]]),
+        row_lower=np.array([10.0]),
+        row_upper=np.array([10.0]),
+        col_lower=np.zeros(2),
+        col_upper=np.full(2, 6.0),
+    )
+    out = solve_matrix_problem(prob)
+    assert out.report.status is SolveStatus.OPTIMAL
+    assert out.x is not None and out.row_duals is not None
+    np.testing.assert_allclose(out.x, [6.0, 4.0], atol=1e-9)
+    assert out.row_duals[0] == pytest.approx(3.0)
+    assert out.objective == pytest.approx(18.0)
+
+
+def test_matrix_problem_infeasible_and_bad_option() -> None:
+    prob = MatrixProblem(
+        cost=np.array([1.0, 3.0]),
+        a_matrix=sp.csr_matrix([[1.0, 1.0]]),
+        row_lower=np.array([20.0]),
+        row_upper=np.array([20.0]),
+        col_lower=np.zeros(2),
+        col_upper=np.full(2, 6.0),
+        hessian=sp.identity(2, format="csr"),
+    )
+    out = solve_matrix_problem(prob)
+    assert out.report.status is SolveStatus.INFEASIBLE
+    assert "Infeasible" in out.report.message
+    assert out.x is None and out.row_duals is None
+    with pytest.raises(SolverError, match="no_such_option"):
+        solve_matrix_problem(prob, HighsOptions(extra=(("no_such_option", 1),)))
+
+
+def test_capability_flags() -> None:
+    assert HIGHS_CAPABILITIES.supports_duals
+    assert HIGHS_CAPABILITIES.supports_quadratic
+    assert HIGHS_CAPABILITIES.persistent
+    assert HighsSolver.capabilities is HIGHS_CAPABILITIES
