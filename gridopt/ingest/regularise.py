@@ -178,19 +178,21 @@ def ingest_table(
     mark_codes(prod.reason)
     meter_codes = np.where(meter_codes >= 0, meter_codes, 0).astype(np.int32)
 
-    # Interval length and grid phase from the timestamps of rows still clean.
+    # Interval length and grid phase from every parsed timestamp (a row quarantined for its
+    # value still shows where the grid is); the grid's extent from the clean rows only.
     clean = status == 0
+    timed = (times.reason == 0) & (times.codes >= 0)
     row_codes = times.codes
-    used = np.bincount(row_codes[clean], minlength=len(times.utc_ns))
+    used = np.bincount(row_codes[timed], minlength=len(times.utc_ns))
     u_present = (used > 0) & (times.utc_ns != NAT)
     if not u_present.any():
         _raise_nothing_usable(source, status, n)
     if freq is not None:
         step_ns = int(parse_freq(freq).value)
     else:
-        clean_rows = np.flatnonzero(clean)
-        row_ns = times.utc_ns[row_codes[clean_rows]]
-        step_ns = _infer_step(row_ns, meter_codes[clean_rows], times.utc_ns[u_present], source)
+        timed_rows = np.flatnonzero(timed)
+        row_ns = times.utc_ns[row_codes[timed_rows]]
+        step_ns = _infer_step(row_ns, meter_codes[timed_rows], times.utc_ns[u_present], source)
     residue = np.mod(times.utc_ns, step_ns)
     res_values, res_inverse = np.unique(residue[u_present], return_inverse=True)
     phase = int(res_values[np.argmax(np.bincount(res_inverse, weights=used[u_present]))])
