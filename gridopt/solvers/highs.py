@@ -273,7 +273,8 @@ class HighsSolver:
         """Pass ``model`` to HiGHS now (without solving) and return the seconds it took.
 
         Optional: :meth:`solve` loads a model it has not seen. Loading explicitly separates the
-        load time from the first solve.
+        load time from the first solve. Unlike :meth:`solve`, this raises Pyomo's error if the
+        model has constraints HiGHS cannot take (nonlinear expressions).
         """
         tick = time.perf_counter()
         self._solver.set_instance(model)
@@ -297,7 +298,7 @@ class HighsSolver:
             quadratic objective.
         load_duals
             Return constraint duals (continuous problems with an optimal solution only; for a
-        MILP ``duals`` stays ``None``).
+            MILP ``duals`` stays ``None``).
         duals_of
             Restrict the returned duals to these constraints (default: all).
 
