@@ -20,6 +20,8 @@ module builds the fixed sparsity patterns and position maps once per network.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 
@@ -36,7 +38,9 @@ from gridopt.solvers.ipopt import (
     NLPBounds,
     solve_nlp,
 )
-from gridopt.solvers.status import SolverReport
+from gridopt.solvers.status import SolverReport, SolveStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,29 @@ class ACOptions:
     start
         ``"flat"`` (va = 0, vm = 1 clipped to limits, generators at mid-range) or ``"case"``
         (voltages and dispatch stored in the case).
+    limit_screening
+        Impose branch |S| and angle-difference limits lazily: solve with the limits found
+        binding so far, add every limit at or above ``screening_threshold`` of its value at the
+        solution, and re-solve (warm-started) until no limit is violated. The result is a
+        solution of the full problem (all limits hold, inactive ones have zero multipliers);
+        the KKT systems are much smaller because few limits bind in practice. If the loop does
+        not settle in ``max_screening_rounds`` the full problem is solved.
     """
 
     ipopt: IpoptOptions = IpoptOptions()
     start: str = "flat"
+    limit_screening: bool = True
+    screening_threshold: float = 0.95
+    max_screening_rounds: int = 8
+    first_round_tol: float | None = 1e-4
+    warm_start: bool = True
+    warm_start_multipliers: bool = False
+    warm_start_options: tuple[tuple[str, object], ...] = (
+        ("warm_start_init_point", "yes"),
+        ("mu_init", 1e-5),
+        ("warm_start_bound_push", 1e-6),
+        ("warm_start_mult_bound_push", 1e-6),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +133,18 @@ def branch_ends(network: Network) -> tuple[IntArray, IntArray, FloatArray, Float
     return end_a, end_b, y_self, y_mutual
 
 
+def rated_branches(network: Network) -> IntArray:
+    """Branches with a finite apparent-power rating."""
+    return np.flatnonzero(np.isfinite(network.rate_a_pu)).astype(np.int64)
+
+
+def angle_limited_branches(network: Network) -> IntArray:
+    """Branches with a finite angle-difference limit."""
+    return np.flatnonzero(
+        np.isfinite(network.angmin_rad) | np.isfinite(network.angmax_rad)
+    ).astype(np.int64)
+
+
 def _unique_positions(rows: IntArray, cols: IntArray, n_cols: int) -> tuple[IntArray, IntArray, IntArray]:
     """Merge duplicate (row, col) entries: unique rows/cols and each entry's position."""
     keys = rows.astype(np.int64) * n_cols + cols.astype(np.int64)
@@ -126,16 +161,28 @@ class ACOPFProblem:
         The network.
     objective
         :attr:`Objective.COST` or :attr:`Objective.LOSSES`.
+    flow_limited, angle_limited
+        Branches whose |S| limits and angle-difference limits are imposed (default: every branch
+        with a finite limit). Subsets are used by the limit-screening loop of
+        :func:`solve_ac_opf`.
     """
 
-    def __init__(self, network: Network, objective: Objective = Objective.COST) -> None:
+    def __init__(
+        self,
+        network: Network,
+        objective: Objective = Objective.COST,
+        flow_limited: IntArray | None = None,
+        angle_limited: IntArray | None = None,
+    ) -> None:
         self.network = network
         self.objective_kind = objective
         nb, ng, nl = network.n_bus, network.n_gen, network.n_branch
-        rated = np.flatnonzero(np.isfinite(network.rate_a_pu))
-        angle_limited = np.flatnonzero(
-            np.isfinite(network.angmin_rad) | np.isfinite(network.angmax_rad)
-        )
+        if flow_limited is None:
+            flow_limited = rated_branches(network)
+        if angle_limited is None:
+            angle_limited = angle_limited_branches(network)
+        rated = np.asarray(flow_limited, dtype=np.int64)
+        angle_limited = np.asarray(angle_limited, dtype=np.int64)
         lim_end = np.concatenate([rated, nl + rated]).astype(np.int64)
         self.layout = layout = ACLayout(nb, ng, nl, lim_end, angle_limited.astype(np.int64))
         end_a, end_b, y_self, y_mutual = branch_ends(network)
@@ -356,12 +403,127 @@ def _midpoint(lo: FloatArray, hi: FloatArray) -> FloatArray:
     return np.where(~lo_f & hi_f, np.minimum(hi, 0.0), mid)
 
 
-@dataclass(frozen=True, eq=False)
-class ACSolveDetails:
-    """Timing details of an AC-OPF solve, for benchmarks and the CLI."""
+def limit_violations(
+    network: Network, solution: OPFSolution, threshold: float = 1.0
+) -> tuple[IntArray, IntArray]:
+    """Branches whose |S| or angle difference is at or beyond ``threshold`` times its limit.
 
-    build_seconds: float
-    callback_times: CallbackTimes
+    Returns the flow-limited and angle-limited branch indices (a relative tolerance of 1e-6 is
+    applied when ``threshold`` is 1, matching Ipopt's constraint tolerance).
+    """
+    slack = 1e-6 if threshold >= 1.0 else 0.0
+    s_max = np.maximum(
+        np.hypot(solution.p_from_pu, solution.q_from_pu),
+        np.hypot(solution.p_to_pu, solution.q_to_pu),
+    )
+    rated = np.isfinite(network.rate_a_pu)
+    flow = rated & (s_max >= network.rate_a_pu * (threshold + slack))
+    diff = solution.va_rad[network.branch_from] - solution.va_rad[network.branch_to]
+    with np.errstate(invalid="ignore"):
+        upper = np.isfinite(network.angmax_rad) & (
+            diff >= network.angmax_rad * threshold + slack * np.abs(network.angmax_rad)
+        )
+        lower = np.isfinite(network.angmin_rad) & (
+            diff <= network.angmin_rad * threshold - slack * np.abs(network.angmin_rad)
+        )
+    return np.flatnonzero(flow).astype(np.int64), np.flatnonzero(upper | lower).astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class _Iterate:
+    """Primal-dual point of a screening round, used to warm-start the next round."""
+
+    x: FloatArray
+    mult_g: FloatArray
+    mult_x_lower: FloatArray
+    mult_x_upper: FloatArray
+    flow_set: IntArray
+    angle_set: IntArray
+
+
+def _carry_multipliers(prev: _Iterate, n_bus: int, flow_set: IntArray,
+                       angle_set: IntArray) -> FloatArray:
+    """Constraint multipliers of ``prev`` laid out for the new limit sets (new limits get 0)."""
+    n_prev_lim = 2 * len(prev.flow_set)
+
+    def carry(new: IntArray, old: IntArray, old_values: FloatArray) -> FloatArray:
+        out = np.zeros(len(new))
+        where = np.searchsorted(old, new)
+        found = (where < len(old)) & (old[np.minimum(where, len(old) - 1)] == new) if len(old) \
+            else np.zeros(len(new), dtype=bool)
+        out[found] = old_values[where[found]]
+        return out
+
+    lim_prev = prev.mult_g[2 * n_bus : 2 * n_bus + n_prev_lim]
+    half = len(prev.flow_set)
+    from_mult = carry(flow_set, prev.flow_set, lim_prev[:half])
+    to_mult = carry(flow_set, prev.flow_set, lim_prev[half:])
+    ang_mult = carry(angle_set, prev.angle_set, prev.mult_g[2 * n_bus + n_prev_lim :])
+    return np.concatenate([prev.mult_g[: 2 * n_bus], from_mult, to_mult, ang_mult])
+
+
+def _solve_once(
+    network: Network,
+    objective: Objective,
+    options: ACOptions,
+    flow_limited: IntArray | None,
+    angle_limited: IntArray | None,
+    warm: _Iterate | None,
+) -> tuple[OPFSolution, CallbackTimes, _Iterate]:
+    """One Ipopt solve with the given limit sets, warm-started from ``warm`` when given."""
+    t0 = time.perf_counter()
+    problem = ACOPFProblem(network, objective, flow_limited, angle_limited)
+    bounds = problem.bounds(options.start)
+    ipopt_options = options.ipopt
+    if warm is not None:
+        bounds = NLPBounds(
+            bounds.x_lower, bounds.x_upper, bounds.g_lower, bounds.g_upper,
+            np.clip(warm.x, bounds.x_lower, bounds.x_upper),
+        )
+        if options.warm_start_multipliers:
+            bounds = dataclasses.replace(
+                bounds,
+                mult_g0=_carry_multipliers(
+                    warm, network.n_bus, problem.layout.lim_end[: len(problem.layout.lim_end) // 2],
+                    problem.layout.ang_branch),
+                mult_x_lower0=warm.mult_x_lower,
+                mult_x_upper0=warm.mult_x_upper,
+            )
+            ipopt_options = dataclasses.replace(
+                ipopt_options, extra=ipopt_options.extra + options.warm_start_options
+            )
+    build_seconds = time.perf_counter() - t0
+    result = solve_nlp(problem, bounds, ipopt_options)
+    x = result.x
+    lay = problem.layout
+    p_f, q_f, p_t, q_t = problem.branch_flows(x)
+    lmp = None
+    if objective is Objective.COST:
+        # Envelope theorem: d(cost)/d(pd_i) = -lambda_i ($/h per pu) -> $/MWh.
+        lmp = -result.mult_g[: network.n_bus] / network.base_mva
+    solution = OPFSolution(
+        network=network,
+        formulation=Formulation.AC,
+        objective_kind=objective,
+        report=result.report,
+        objective=result.objective,
+        vm_pu=x[lay.vm].copy(),
+        va_rad=x[lay.va].copy(),
+        pg_pu=x[lay.pg].copy(),
+        qg_pu=x[lay.qg].copy(),
+        p_from_pu=p_f,
+        q_from_pu=q_f,
+        p_to_pu=p_t,
+        q_to_pu=q_t,
+        lmp_usd_per_mwh=lmp,
+        build_seconds=build_seconds,
+    )
+    iterate = _Iterate(
+        x=x, mult_g=result.mult_g, mult_x_lower=result.mult_x_lower,
+        mult_x_upper=result.mult_x_upper,
+        flow_set=lay.lim_end[: len(lay.lim_end) // 2].copy(), angle_set=lay.ang_branch.copy(),
+    )
+    return solution, result.callback_times, iterate
 
 
 def solve_ac_opf(
@@ -398,38 +560,95 @@ def solve_ac_opf(
     ('optimal', 2178.1)
     """
     options = options or ACOptions()
-    t0 = time.perf_counter()
-    problem = ACOPFProblem(network, objective)
-    bounds = problem.bounds(options.start)
-    build_seconds = time.perf_counter() - t0
-    result = solve_nlp(problem, bounds, options.ipopt)
-    x = result.x
-    lay = problem.layout
-    p_f, q_f, p_t, q_t = problem.branch_flows(x)
-    lmp = None
-    if objective is Objective.COST:
-        # Envelope theorem: d(cost)/d(pd_i) = -lambda_i ($/h per pu) -> $/MWh.
-        lmp = -result.mult_g[: network.n_bus] / network.base_mva
-    report: SolverReport = result.report
-    return OPFSolution(
-        network=network,
-        formulation=Formulation.AC,
-        objective_kind=objective,
+    if not options.limit_screening:
+        solution, times, _ = _solve_once(network, objective, options, None, None, None)
+        return _with_details(solution, solution.report, times, rounds=1,
+                             n_flow=len(rated_branches(network)),
+                             n_angle=len(angle_limited_branches(network)))
+
+    flow_set = np.zeros(0, dtype=np.int64)
+    angle_set = np.zeros(0, dtype=np.int64)
+    warm: _Iterate | None = None
+    iterations, seconds, build = 0, 0.0, 0.0
+    times = CallbackTimes()
+    for round_no in range(1, options.max_screening_rounds + 1):
+        round_options = options
+        if round_no == 1 and options.first_round_tol is not None:
+            # The first round only finds which limits bind: a loose tolerance is enough.
+            round_options = dataclasses.replace(
+                options, ipopt=dataclasses.replace(options.ipopt, tol=options.first_round_tol)
+            )
+        solution, round_times, iterate = _solve_once(
+            network, objective, round_options, flow_set, angle_set,
+            warm if options.warm_start else None,
+        )
+        iterations += solution.report.iterations
+        seconds += solution.report.solve_seconds
+        build += solution.build_seconds
+        for name, value in round_times.seconds.items():
+            times.seconds[name] = times.seconds.get(name, 0.0) + value
+        if not solution.status.ok:
+            # A relaxation that is infeasible proves the full problem infeasible; any other
+            # failure is retried on the full problem below.
+            if solution.status is SolveStatus.INFEASIBLE:
+                break
+            solution = None
+            break
+        violated_flow, violated_angle = limit_violations(network, solution, 1.0)
+        final_accuracy = round_no > 1 or options.first_round_tol is None
+        if len(violated_flow) == 0 and len(violated_angle) == 0 and final_accuracy:
+            break
+        near_flow, near_angle = limit_violations(network, solution, options.screening_threshold)
+        flow_set = np.union1d(flow_set, near_flow)
+        angle_set = np.union1d(angle_set, near_angle)
+        warm = iterate
+        logger.debug(
+            "AC-OPF screening round %d: %d flow and %d angle limits violated; imposing %d and %d",
+            round_no, len(violated_flow), len(violated_angle), len(flow_set), len(angle_set),
+        )
+    else:
+        solution = None
+    if solution is None:
+        logger.info("limit screening did not settle; solving with every limit imposed")
+        full, full_times, _ = _solve_once(network, objective, options, None, None, None)
+        iterations += full.report.iterations
+        seconds += full.report.solve_seconds
+        build += full.build_seconds
+        for name, value in full_times.seconds.items():
+            times.seconds[name] = times.seconds.get(name, 0.0) + value
+        solution, flow_set, angle_set = full, rated_branches(network), angle_limited_branches(network)
+    report = SolverReport(
+        solver=solution.report.solver,
+        status=solution.report.status,
+        message=solution.report.message,
+        iterations=iterations,
+        solve_seconds=seconds,
+    )
+    return _with_details(
+        solution, report, times, rounds=round_no, n_flow=len(flow_set), n_angle=len(angle_set),
+        build_seconds=build,
+    )
+
+
+def _with_details(
+    solution: OPFSolution,
+    report: SolverReport,
+    times: CallbackTimes,
+    rounds: int,
+    n_flow: int,
+    n_angle: int,
+    build_seconds: float | None = None,
+) -> OPFSolution:
+    return dataclasses.replace(
+        solution,
         report=report,
-        objective=result.objective,
-        vm_pu=x[lay.vm].copy(),
-        va_rad=x[lay.va].copy(),
-        pg_pu=x[lay.pg].copy(),
-        qg_pu=x[lay.qg].copy(),
-        p_from_pu=p_f,
-        q_from_pu=q_f,
-        p_to_pu=p_t,
-        q_to_pu=q_t,
-        lmp_usd_per_mwh=lmp,
-        build_seconds=build_seconds,
+        build_seconds=solution.build_seconds if build_seconds is None else build_seconds,
         extra={
-            "callback_seconds": result.callback_times.total_seconds,
-            "hessian_seconds": result.callback_times.seconds.get("hessian", 0.0),
-            "jacobian_seconds": result.callback_times.seconds.get("jacobian", 0.0),
+            "callback_seconds": times.total_seconds,
+            "hessian_seconds": times.seconds.get("hessian", 0.0),
+            "jacobian_seconds": times.seconds.get("jacobian", 0.0),
+            "screening_rounds": float(rounds),
+            "flow_limits_imposed": float(n_flow),
+            "angle_limits_imposed": float(n_angle),
         },
     )

@@ -65,6 +65,14 @@ class NLPBounds:
     g_lower: FloatArray
     g_upper: FloatArray
     x0: FloatArray
+    mult_g0: FloatArray | None = None
+    mult_x_lower0: FloatArray | None = None
+    mult_x_upper0: FloatArray | None = None
+
+    @property
+    def warm(self) -> bool:
+        """True when start multipliers are given (Ipopt's ``warm_start_init_point``)."""
+        return self.mult_g0 is not None
 
 
 @dataclass(frozen=True)
@@ -230,7 +238,15 @@ def solve_nlp(problem: NLPCallbacks, bounds: NLPBounds, options: IpoptOptions) -
     except TypeError as exc:
         raise SolverError(f"invalid Ipopt option: {exc}") from None
     t0 = time.perf_counter()
-    x, info = nlp.solve(np.asarray(bounds.x0, dtype=np.float64))
+    if bounds.warm:
+        x, info = nlp.solve(
+            np.asarray(bounds.x0, dtype=np.float64),
+            lagrange=np.asarray(bounds.mult_g0, dtype=np.float64),
+            zl=np.asarray(bounds.mult_x_lower0, dtype=np.float64),
+            zu=np.asarray(bounds.mult_x_upper0, dtype=np.float64),
+        )
+    else:
+        x, info = nlp.solve(np.asarray(bounds.x0, dtype=np.float64))
     seconds = time.perf_counter() - t0
     code = int(info["status"])
     message = info["status_msg"]
