@@ -64,7 +64,7 @@ def run_guarded(func: Callable[[], int], json_mode: bool, context: dict[str, Any
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - last-resort mapping to exit code 1
+    except Exception as exc:
         logging.getLogger("gridopt").debug("internal error", exc_info=True)
         code, kind, message = EXIT_INTERNAL, type(exc).__name__, f"internal error: {exc}"
     sys.stderr.write(f"gridopt: error: {message}\n")

@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the top-level argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="gridopt",
-        description="Smart-meter readings to forecasts, loss-minimising dispatch and AC-checked OPF.",
+        description=(
+            "Smart-meter readings to forecasts, loss-minimising dispatch and AC-checked OPF."
+        ),
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 infeasible or solver failure.",
     )
     parser.add_argument("--version", action="version", version=f"gridopt {__version__}")

@@ -160,7 +160,9 @@ def _choose_reference(case: CaseData, keep_bus: BoolArray, gen_on: BoolArray) ->
     if np.any(gen_on & (case.gen_bus == ref_bus)):
         return ref_bus, ""
     if not np.any(gen_on):
-        raise InputError(f"case {case.name!r} has no in-service generator; an OPF needs at least one")
+        raise InputError(
+            f"case {case.name!r} has no in-service generator; an OPF needs at least one"
+        )
     candidates = np.flatnonzero(gen_on)
     best = int(candidates[np.argmax(case.pmax_mw[candidates])])
     new_ref = int(case.gen_bus[best])
@@ -274,7 +276,7 @@ def build_network(case: CaseData) -> Network:
         base_mva=base,
         ref_bus=int(new_pos[ref_case_bus]),
         notes=notes,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 

@@ -196,4 +196,4 @@ class CaseData:
         """Return a copy with some columns replaced (the original is never mutated)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         values.update(changes)
-        return CaseData(**values)  # type: ignore[arg-type]
+        return CaseData(**values)

@@ -121,7 +121,9 @@ def read_matpower(path: str | Path) -> CaseData:
     position = {int(b): i for i, b in enumerate(bus_numbers)}
     if len(position) != len(bus_numbers):
         dup = int(bus_numbers[np.argmax(np.bincount(bus_numbers - bus_numbers.min()))])
-        raise InputError(f"{path}: bus number {dup} appears twice in mpc.bus; bus numbers must be unique")
+        raise InputError(
+            f"{path}: bus number {dup} appears twice in mpc.bus; bus numbers must be unique"
+        )
 
     def to_positions(numbers: FloatArray, what: str) -> np.ndarray:
         out = np.empty(len(numbers), dtype=np.int64)

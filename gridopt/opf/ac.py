@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class ACOptions:
         not settle in ``max_screening_rounds`` the full problem is solved.
     """
 
-    ipopt: IpoptOptions = IpoptOptions()
+    ipopt: IpoptOptions = field(default_factory=IpoptOptions)
     start: str = "flat"
     limit_screening: bool = True
     screening_threshold: float = 0.95
@@ -145,7 +145,9 @@ def angle_limited_branches(network: Network) -> IntArray:
     ).astype(np.int64)
 
 
-def _unique_positions(rows: IntArray, cols: IntArray, n_cols: int) -> tuple[IntArray, IntArray, IntArray]:
+def _unique_positions(
+    rows: IntArray, cols: IntArray, n_cols: int
+) -> tuple[IntArray, IntArray, IntArray]:
     """Merge duplicate (row, col) entries: unique rows/cols and each entry's position."""
     keys = rows.astype(np.int64) * n_cols + cols.astype(np.int64)
     unique, inverse = np.unique(keys, return_inverse=True)
@@ -561,14 +563,15 @@ def solve_ac_opf(
     """
     options = options or ACOptions()
     if not options.limit_screening:
-        solution, times, _ = _solve_once(network, objective, options, None, None, None)
-        return _with_details(solution, solution.report, times, rounds=1,
+        full, times, _ = _solve_once(network, objective, options, None, None, None)
+        return _with_details(full, full.report, times, rounds=1,
                              n_flow=len(rated_branches(network)),
                              n_angle=len(angle_limited_branches(network)))
 
     flow_set = np.zeros(0, dtype=np.int64)
     angle_set = np.zeros(0, dtype=np.int64)
     warm: _Iterate | None = None
+    solution: OPFSolution | None = None
     iterations, seconds, build = 0, 0.0, 0.0
     times = CallbackTimes()
     for round_no in range(1, options.max_screening_rounds + 1):
@@ -578,27 +581,27 @@ def solve_ac_opf(
             round_options = dataclasses.replace(
                 options, ipopt=dataclasses.replace(options.ipopt, tol=options.first_round_tol)
             )
-        solution, round_times, iterate = _solve_once(
+        solved, round_times, iterate = _solve_once(
             network, objective, round_options, flow_set, angle_set,
             warm if options.warm_start else None,
         )
-        iterations += solution.report.iterations
-        seconds += solution.report.solve_seconds
-        build += solution.build_seconds
+        iterations += solved.report.iterations
+        seconds += solved.report.solve_seconds
+        build += solved.build_seconds
         for name, value in round_times.seconds.items():
             times.seconds[name] = times.seconds.get(name, 0.0) + value
-        if not solution.status.ok:
+        if not solved.status.ok:
             # A relaxation that is infeasible proves the full problem infeasible; any other
             # failure is retried on the full problem below.
-            if solution.status is SolveStatus.INFEASIBLE:
-                break
-            solution = None
+            if solved.status is SolveStatus.INFEASIBLE:
+                solution = solved
             break
-        violated_flow, violated_angle = limit_violations(network, solution, 1.0)
+        violated_flow, violated_angle = limit_violations(network, solved, 1.0)
         final_accuracy = round_no > 1 or options.first_round_tol is None
         if len(violated_flow) == 0 and len(violated_angle) == 0 and final_accuracy:
+            solution = solved
             break
-        near_flow, near_angle = limit_violations(network, solution, options.screening_threshold)
+        near_flow, near_angle = limit_violations(network, solved, options.screening_threshold)
         flow_set = np.union1d(flow_set, near_flow)
         angle_set = np.union1d(angle_set, near_angle)
         warm = iterate
@@ -606,8 +609,6 @@ def solve_ac_opf(
             "AC-OPF screening round %d: %d flow and %d angle limits violated; imposing %d and %d",
             round_no, len(violated_flow), len(violated_angle), len(flow_set), len(angle_set),
         )
-    else:
-        solution = None
     if solution is None:
         logger.info("limit screening did not settle; solving with every limit imposed")
         full, full_times, _ = _solve_once(network, objective, options, None, None, None)
@@ -616,7 +617,8 @@ def solve_ac_opf(
         build += full.build_seconds
         for name, value in full_times.seconds.items():
             times.seconds[name] = times.seconds.get(name, 0.0) + value
-        solution, flow_set, angle_set = full, rated_branches(network), angle_limited_branches(network)
+        solution = full
+        flow_set, angle_set = rated_branches(network), angle_limited_branches(network)
     report = SolverReport(
         solver=solution.report.solver,
         status=solution.report.status,

@@ -45,7 +45,9 @@ def _random_point(problem: ACOPFProblem, rng: np.random.Generator) -> np.ndarray
     return x
 
 
-def _dense(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _dense(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     out = np.zeros(shape)
     np.add.at(out, (rows, cols), vals)
     return out
@@ -63,7 +65,8 @@ def test_derivatives_match_finite_differences(case: str, objective: Objective) -
         x = _random_point(problem, rng)
         lam = rng.normal(size=lay.n_con)
         sigma = 0.7
-        jac = _dense(*problem.jacobianstructure(), problem.jacobian(x).copy(), (lay.n_con, lay.n_var))
+        shape = (lay.n_con, lay.n_var)
+        jac = _dense(*problem.jacobianstructure(), problem.jacobian(x).copy(), shape)
         hrows, hcols = problem.hessianstructure()
         assert np.all(hrows >= hcols), "Hessian pattern must be lower triangular"
         hl = _dense(hrows, hcols, problem.hessian(x, lam, sigma).copy(), (lay.n_var, lay.n_var))
@@ -71,9 +74,10 @@ def test_derivatives_match_finite_differences(case: str, objective: Objective) -
         jac_fd = np.empty_like(jac)
         grad_l_fd = np.empty((lay.n_var, lay.n_var))
 
-        def grad_lagrangian(z: np.ndarray) -> np.ndarray:
-            j = _dense(*problem.jacobianstructure(), problem.jacobian(z).copy(),
-                       (lay.n_con, lay.n_var))
+        def grad_lagrangian(
+            z: np.ndarray, lam: np.ndarray = lam, sigma: float = sigma, shape=shape
+        ) -> np.ndarray:
+            j = _dense(*problem.jacobianstructure(), problem.jacobian(z).copy(), shape)
             return sigma * problem.gradient(z) + j.T @ lam
 
         for k in range(lay.n_var):
