@@ -75,13 +75,15 @@ def parse_meters(column: pa.ChunkedArray) -> Meters:
     arr = column.combine_chunks()
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
-    indices = pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    no_nulls = arr.null_count == 0
+    indices = pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False)
+    valid = (np.ones(len(arr), dtype=bool) if no_nulls
+             else arr.is_valid().to_numpy(zero_copy_only=False))
     raw_names = np.asarray(arr.dictionary.to_pylist(), dtype=object)
     stripped = np.array([("" if n is None else str(n)).strip() for n in raw_names], dtype=object)
     # Merge ids that differ only by blanks; blank ids become -1. The dictionary of a freshly
     # encoded column lists the ids in order of first appearance, which the meters keep.
-    used = np.bincount(indices[valid], minlength=len(stripped)) > 0
+    used = np.bincount(indices if no_nulls else indices[valid], minlength=len(stripped)) > 0
     order = np.arange(len(stripped))
     names: list[str] = []
     position: dict[str, int] = {}
@@ -94,8 +96,7 @@ def parse_meters(column: pa.ChunkedArray) -> Meters:
             position[name] = len(names)
             names.append(name)
         remap[k] = position[name]
-    safe = np.where(valid, indices, len(stripped)).astype(np.int64)
-    codes = remap[safe]
+    codes = remap[indices] if no_nulls else remap[np.where(valid, indices, len(stripped))]
     return Meters(codes=codes, names=np.asarray(names, dtype=str))
 
 
@@ -135,9 +136,9 @@ def parse_times(column: pa.ChunkedArray, tz: str | None, meter_codes: NDArray[np
     if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
         arr = arr.cast(pa.timestamp("ns", "UTC"))
     enc = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
-    indices = pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False).astype(
-        np.int64, copy=False)
-    valid = enc.is_valid().to_numpy(zero_copy_only=False)
+    indices = pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False)
+    valid = (np.ones(len(enc), dtype=bool) if enc.null_count == 0
+             else enc.is_valid().to_numpy(zero_copy_only=False))
     dictionary = enc.dictionary
     k = len(dictionary)
     first_ns = np.full(k, NAT, dtype=np.int64)
@@ -176,13 +177,17 @@ def parse_times(column: pa.ChunkedArray, tz: str | None, meter_codes: NDArray[np
             f"timestamp column has type {arr.type}; expected ISO 8601 text or a timestamp type"
         )
 
-    codes = np.where(valid, indices, -1)
-    reason = np.where(valid, reason_u[np.where(valid, indices, 0)], reason_u.dtype.type(
-        REASON_CODES[Reason.UNPARSEABLE_TIMESTAMP])).astype(np.int8)
+    if valid.all():
+        codes = indices.astype(np.int32, copy=True)
+        reason = reason_u[indices]
+    else:
+        codes = np.where(valid, indices, -1).astype(np.int32)
+        reason = np.where(valid, reason_u[indices], np.int8(
+            REASON_CODES[Reason.UNPARSEABLE_TIMESTAMP])).astype(np.int8)
     utc_ns = first_ns
     ambiguous_u = second_ns != NAT
     if ambiguous_u.any():
-        rows = np.flatnonzero(valid & ambiguous_u[np.where(valid, indices, 0)])
+        rows = np.flatnonzero(valid & ambiguous_u[indices])
         frame = pd.DataFrame({"m": meter_codes[rows], "c": codes[rows]})
         later = rows[frame.groupby(["m", "c"], sort=False).cumcount().to_numpy() >= 1]
         # Second and later appearances point to the standard-time instants, appended after k.
@@ -190,7 +195,7 @@ def parse_times(column: pa.ChunkedArray, tz: str | None, meter_codes: NDArray[np
         codes[later] += k
         utc_ns = np.concatenate([first_ns, second_ns])
     all_naive = bool(valid.any()) and bool(naive_u[indices[valid]].all())
-    return Times(codes=codes.astype(np.int32), utc_ns=utc_ns, reason=reason, all_naive=all_naive)
+    return Times(codes=codes, utc_ns=utc_ns, reason=reason, all_naive=all_naive)
 
 
 def _resolve_naive(

@@ -25,6 +25,7 @@ TIMESTAMP = "timestamp"
 CONSUMPTION = "consumption_kwh"
 PRODUCTION = "production_kwh"
 LONG_COLUMNS = (METER_ID, TIMESTAMP, CONSUMPTION, PRODUCTION)
+_DICT = pa.dictionary(pa.int32(), pa.string())
 
 #: Unit suffixes that are recognised and refused, with the fix to suggest.
 _UNIT_HINTS = {
@@ -88,18 +89,21 @@ def _csv_header(path: Path) -> list[str]:
 def _read_csv_text(path: Path, columns: list[str]) -> pa.Table:
     """All columns as text; empty cells become null."""
     try:
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(columns, pa.string()),
+                # Meter ids and timestamps repeat a lot: read them dictionary-encoded.
+                column_types={c: _DICT if c.strip().lower() in (METER_ID, TIMESTAMP)
+                              else pa.string() for c in columns},
                 null_values=[""],
                 strings_can_be_null=True,
             ),
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path}: cannot parse as CSV: {exc}") from exc
+    return table.unify_dictionaries()
 
 
 def _read_parquet(path: Path) -> pa.Table:
