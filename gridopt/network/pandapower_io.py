@@ -162,15 +162,25 @@ def _check_supported(net: pandapowerNet, name: str) -> None:
             )
 
 
+#: pandapower's default of the ``controllable`` flag per table.
+_CONTROLLABLE_DEFAULT = {"ext_grid": False, "gen": True, "sgen": False, "load": False,
+                         "storage": False}
+
+
 def _controllable(df: pd.DataFrame, default: bool) -> np.ndarray:
     if "controllable" not in df:
         return np.full(len(df), default)
-    return df.controllable.fillna(default).astype(bool).to_numpy()
+    values = df["controllable"].to_numpy(dtype=object)
+    return np.array([default if pd.isna(v) else bool(v) for v in values], dtype=bool)
 
 
 def _prepare_opf_columns(net: pandapowerNet, name: str) -> None:
     """Check (and where pandapower has documented defaults, fill) the OPF columns of a copy."""
     needed = ["min_p_mw", "max_p_mw", "min_q_mvar", "max_q_mvar"]
+    # Missing 'controllable' entries (NaN, as SimBench writes them) take pandapower's defaults.
+    for table, default in _CONTROLLABLE_DEFAULT.items():
+        if table in net and "controllable" in net[table]:
+            net[table]["controllable"] = _controllable(net[table], default)
     for table, default in (("gen", True), ("sgen", False), ("load", False), ("storage", False)):
         df = net[table]
         if not len(df):
