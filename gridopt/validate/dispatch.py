@@ -1,0 +1,322 @@
+"""AC power-flow check of a multi-period dispatch with ``pandapower.runpp``, period by period.
+
+The check works on a private copy of the net (the caller's net is never modified): the net's
+own ``load``, ``sgen``, ``storage`` and ``gen`` rows are switched off and replaced by one load and
+one static generator per bus carrying, for each period, the forecast demand plus the
+flexible-load shift, and the dispatched injections of storage, PV and generators. ``ext_grid``
+stays the slack. Everything else (lines, transformers with taps, switches, shunts) is the net's.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandapower as pp
+
+from gridopt.network.case import FloatArray
+from gridopt.opf.dispatch.grid import DispatchGrid
+from gridopt.opf.dispatch.model import OperatingPoint
+
+logger = logging.getLogger(__name__)
+
+try:  # pandapower's Newton-Raphson is faster with numba, and warns when asked without it
+    import numba  # noqa: F401
+
+    _HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - depends on the environment
+    _HAVE_NUMBA = False
+
+BoolArray = np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ACCheck:
+    """AC power-flow results of every period, arrays shaped ``(time, element)``.
+
+    Periods whose power flow did not converge have ``converged = False`` and NaN results.
+    """
+
+    converged: BoolArray
+    vm_pu: FloatArray
+    p_from_mw: FloatArray
+    q_from_mvar: FloatArray
+    v_from_pu: FloatArray
+    loss_mw: FloatArray
+    loading_percent: FloatArray
+    max_loading_percent: FloatArray
+    p_grid_mw: FloatArray
+    q_grid_mvar: FloatArray
+    seconds: float
+
+    @property
+    def losses_mw(self) -> FloatArray:
+        """Total active losses of each period."""
+        return self.loss_mw.sum(axis=1)
+
+    @property
+    def all_converged(self) -> bool:
+        """True when every period's power flow converged."""
+        return bool(np.all(self.converged))
+
+    def operating_point(self) -> OperatingPoint:
+        """Branch state for the loss linearisation (non-converged periods become zero flow)."""
+
+        def clean(a: FloatArray, fill: float) -> FloatArray:
+            return np.where(np.isfinite(a), a, fill)
+
+        return OperatingPoint(
+            p_from_mw=clean(self.p_from_mw, 0.0),
+            q_from_mvar=clean(self.q_from_mvar, 0.0),
+            v_from_pu=clean(self.v_from_pu, 1.0),
+            loss_mw=clean(self.loss_mw, 0.0),
+        )
+
+
+class ACChecker:
+    """Runs the per-period power flows on a prepared copy of ``net`` for a :class:`DispatchGrid`.
+
+    The copy is made once, so repeated checks (one per linearisation round) only change the
+    load and injection columns and start each power flow from the previous solution.
+    """
+
+    def __init__(self, net: pp.pandapowerNet, grid: DispatchGrid) -> None:
+        self.grid = grid
+        work = copy.deepcopy(net)
+        for table in ("load", "sgen", "storage", "gen"):
+            if len(work[table]):
+                work[table] = work[table].iloc[0:0]
+        buses = [int(b) for b in grid.bus_id]
+        for b in buses:
+            pp.create_load(work, b, p_mw=0.0, q_mvar=0.0, name=f"dispatch demand {b}")
+            pp.create_sgen(work, b, p_mw=0.0, q_mvar=0.0, name=f"dispatch injection {b}")
+        self.net = work
+        kinds = [label.split(" ", 1) for label in grid.branch_label]
+        self._line_rows = [(k, int(i)) for k, (kind, i) in enumerate(kinds) if kind == "line"]
+        self._trafo_rows = [(k, int(i)) for k, (kind, i) in enumerate(kinds) if kind == "trafo"]
+        limit = np.full(grid.n_branch, 100.0)
+        for tab, rows in (("line", self._line_rows), ("trafo", self._trafo_rows)):
+            if rows and "max_loading_percent" in work[tab].columns:
+                vals = work[tab].loc[[i for _, i in rows], "max_loading_percent"].astype(float)
+                limit[[k for k, _ in rows]] = vals.fillna(100.0).to_numpy()
+        self.max_loading_percent = limit
+        self._warm = False
+
+    def run(
+        self,
+        p_demand_mw: FloatArray,
+        q_demand_mvar: FloatArray,
+        p_inject_mw: FloatArray,
+        q_inject_mvar: FloatArray,
+    ) -> ACCheck:
+        """Run one AC power flow per period; arrays are ``(time, bus position)``.
+
+        Returns
+        -------
+        ACCheck
+            Voltages, branch flows at the from end, losses and loadings per period.
+        """
+        tick = time.perf_counter()
+        grid = self.grid
+        net = self.net
+        n_t, nb, nl = p_demand_mw.shape[0], grid.n_bus, grid.n_branch
+        vm = np.full((n_t, nb), np.nan)
+        pf, qf, vf, pl, ld = (np.full((n_t, nl), np.nan) for _ in range(5))
+        pg = np.full(n_t, np.nan)
+        qg = np.full(n_t, np.nan)
+        ok = np.zeros(n_t, dtype=bool)
+        bus_ids = np.asarray(grid.bus_id)
+        li = [i for _, i in self._line_rows]
+        lk = [k for k, _ in self._line_rows]
+        ti = [i for _, i in self._trafo_rows]
+        tk = [k for k, _ in self._trafo_rows]
+        for t in range(n_t):
+            net.load["p_mw"] = p_demand_mw[t]
+            net.load["q_mvar"] = q_demand_mvar[t]
+            net.sgen["p_mw"] = p_inject_mw[t]
+            net.sgen["q_mvar"] = q_inject_mvar[t]
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pp.runpp(net, init="results" if self._warm else "auto", numba=_HAVE_NUMBA,
+                             max_iteration=30,
+                             recycle={"bus_pq": True, "trafo": False, "gen": False})
+                self._warm = True
+            except pp.LoadflowNotConverged:
+                logger.warning("AC power flow of period %d did not converge", t)
+                self._warm = False
+                continue
+            ok[t] = True
+            vm[t] = net.res_bus.loc[bus_ids, "vm_pu"].to_numpy()
+            if li:
+                res = net.res_line.loc[li]
+                pf[t, lk] = res.p_from_mw.to_numpy()
+                qf[t, lk] = res.q_from_mvar.to_numpy()
+                vf[t, lk] = res.vm_from_pu.to_numpy()
+                pl[t, lk] = res.pl_mw.to_numpy()
+                ld[t, lk] = res.loading_percent.to_numpy()
+            if ti:
+                res = net.res_trafo.loc[ti]
+                pf[t, tk] = res.p_hv_mw.to_numpy()
+                qf[t, tk] = res.q_hv_mvar.to_numpy()
+                vf[t, tk] = res.vm_hv_pu.to_numpy()
+                pl[t, tk] = res.pl_mw.to_numpy()
+                ld[t, tk] = res.loading_percent.to_numpy()
+            pg[t] = float(net.res_ext_grid.p_mw.sum())
+            qg[t] = float(net.res_ext_grid.q_mvar.sum())
+        seconds = time.perf_counter() - tick
+        logger.debug("AC check of %d periods took %.2f s", n_t, seconds)
+        return ACCheck(
+            converged=ok,
+            vm_pu=vm,
+            p_from_mw=pf,
+            q_from_mvar=qf,
+            v_from_pu=vf,
+            loss_mw=pl,
+            loading_percent=ld,
+            max_loading_percent=self.max_loading_percent,
+            p_grid_mw=pg,
+            q_grid_mvar=qg,
+            seconds=seconds,
+        )
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One limit violated in one period.
+
+    ``kind`` is ``"voltage_low"``, ``"voltage_high"``, ``"thermal"`` or ``"not_converged"``;
+    ``source`` is ``"ac"`` (pandapower check) or ``"model"`` (slack used by the LP).
+    """
+
+    kind: str
+    source: str
+    period: int
+    time: str
+    element: str
+    value: float
+    limit: float
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain dictionary for JSON output."""
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "period": self.period,
+            "time": self.time,
+            "element": self.element,
+            "value": self.value,
+            "limit": self.limit,
+        }
+
+
+def ac_violations(
+    check: ACCheck,
+    grid: DispatchGrid,
+    times: np.ndarray,
+    voltage_tolerance_pu: float = 1e-4,
+    loading_tolerance_percent: float = 0.01,
+) -> list[Violation]:
+    """List every voltage and loading limit the AC power flows break, and unsolved periods."""
+    out: list[Violation] = []
+    labels = [str(t) for t in times]
+    for t in np.flatnonzero(~check.converged):
+        out.append(Violation("not_converged", "ac", int(t), labels[t], "network", math.nan, math.nan))
+    vm = check.vm_pu
+    with np.errstate(invalid="ignore"):
+        low = vm < grid.vmin_pu[None, :] - voltage_tolerance_pu
+        high = vm > grid.vmax_pu[None, :] + voltage_tolerance_pu
+        over = check.loading_percent > check.max_loading_percent[None, :] + loading_tolerance_percent
+    for t, n in np.argwhere(low):
+        out.append(Violation("voltage_low", "ac", int(t), labels[t], f"bus {grid.bus_id[n]}",
+                             float(vm[t, n]), float(grid.vmin_pu[n])))
+    for t, n in np.argwhere(high):
+        out.append(Violation("voltage_high", "ac", int(t), labels[t], f"bus {grid.bus_id[n]}",
+                             float(vm[t, n]), float(grid.vmax_pu[n])))
+    for t, line in np.argwhere(over):
+        out.append(Violation("thermal", "ac", int(t), labels[t], grid.branch_label[line],
+                             float(check.loading_percent[t, line]),
+                             float(check.max_loading_percent[line])))
+    out.sort(key=lambda v: (v.period, v.kind, v.element))
+    return out
+
+
+def series_power_flow(
+    grid: DispatchGrid,
+    p_net_mw: FloatArray,
+    q_net_mvar: FloatArray,
+    tolerance_pu: float = 1e-9,
+    max_iterations: int = 100,
+) -> tuple[OperatingPoint, FloatArray, BoolArray]:
+    r"""AC power flow of all periods at once on the series branch model of ``grid``.
+
+    Solves ``Y_NN V_N + Y_Ns V_s = conj(S_N / V_N)`` for the non-slack buses by the Z-bus
+    fixed point ``V_N <- Y_NN^{-1} (conj(S_N / V_N) - Y_Ns V_s)`` with one sparse LU
+    factorisation shared by every period (columns are periods). Branches are series
+    impedances with off-nominal taps; line charging and magnetising are left out, as in the
+    dispatch LP. Used between linearisation rounds; the final check is ``pandapower.runpp``.
+
+    Parameters
+    ----------
+    grid
+        Network.
+    p_net_mw, q_net_mvar
+        ``(time, bus)`` net injections (generation minus demand).
+
+    Returns
+    -------
+    tuple
+        The :class:`OperatingPoint`, voltage magnitudes ``(time, bus)`` and a per-period
+        convergence flag.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    nb = grid.n_bus
+    base = grid.base_mva
+    f, t = grid.branch_from, grid.branch_to
+    y = 1.0 / (grid.r_pu + 1j * grid.x_pu)
+    tap = grid.tap_ratio
+    rows = np.concatenate([f, f, t, t])
+    cols = np.concatenate([f, t, f, t])
+    vals = np.concatenate([y / tap**2, -y / tap, -y / tap, y])
+    ybus = sp.csc_matrix((vals, (rows, cols)), shape=(nb, nb))
+    s = grid.slack_bus
+    keep = np.array([i for i in range(nb) if i != s], dtype=np.int64)
+    y_nn = ybus[keep][:, keep].tocsc()
+    y_ns = ybus[keep][:, [s]].toarray()
+    lu = splu(y_nn)
+    sbus = ((p_net_mw + 1j * q_net_mvar) / base).T[keep]  # (n-1, T)
+    n_t = p_net_mw.shape[0]
+    v_s = grid.v_slack_pu
+    v_n = np.full((nb - 1, n_t), v_s, dtype=complex)
+    const = y_ns * v_s
+    err = np.inf
+    for _ in range(max_iterations):
+        new = lu.solve(np.conj(sbus / v_n) - const)
+        err_t = np.max(np.abs(new - v_n), axis=0)
+        v_n = new
+        err = float(err_t.max())
+        if err < tolerance_pu:
+            break
+    converged = err_t < max(tolerance_pu * 1e3, 1e-6)
+    v = np.empty((nb, n_t), dtype=complex)
+    v[keep] = v_n
+    v[s] = v_s
+    v = v.T  # (T, nb)
+    vf = v[:, f] / tap[None, :]
+    current = (vf - v[:, t]) * y[None, :]
+    s_from = vf * np.conj(current) * base
+    loss = grid.r_pu[None, :] * np.abs(current) ** 2 * base
+    point = OperatingPoint(
+        p_from_mw=s_from.real.copy(),
+        q_from_mvar=s_from.imag.copy(),
+        v_from_pu=np.abs(v[:, f]),
+        loss_mw=loss,
+    )
+    return point, np.abs(v), converged

@@ -1,0 +1,458 @@
+"""Multi-period loss-minimising dispatch, checked period by period with an AC power flow.
+
+:class:`Dispatcher` builds the LP once for a network, its assets and a horizon, and keeps a
+persistent HiGHS instance; :meth:`Dispatcher.solve` takes a ``(time, bus)`` forecast, runs the
+successive loss linearisation (LP solve, ``pandapower.runpp`` of every period, new loss tangents)
+until the losses settle, and returns a :class:`DispatchResult` holding the optimised and
+baseline (no flexibility) schedules as one ``xarray.Dataset``. A second forecast for the same
+network re-solves without rebuilding: only mutable parameters change.
+
+:func:`dispatch` is the one-call form.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandapower as pp
+import xarray as xr
+
+from gridopt.errors import InfeasibleError, SolverError
+from gridopt.opf.assets import Assets, assets_from_net, validate_assets
+from gridopt.opf.dispatch.grid import DispatchGrid, grid_from_pandapower
+from gridopt.opf.dispatch.inputs import DispatchInputs, inputs_from_forecast
+from gridopt.opf.dispatch.model import (
+    DispatchModel,
+    build_dispatch_model,
+    add_tangents,
+    set_inputs,
+    set_linearisation_point,
+)
+from gridopt.opf.dispatch.options import GridModel
+from gridopt.opf.dispatch.options import DispatchOptions
+from gridopt.opf.dispatch.solution import Setpoints, baseline_setpoints, read_setpoints
+from gridopt.solvers.highs import HighsOptions, HighsSolver
+from gridopt.solvers.status import SolveStatus
+from gridopt.validate.dispatch import (
+    ACCheck,
+    ACChecker,
+    Violation,
+    ac_violations,
+    series_power_flow,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class DispatchResult:
+    """Outcome of one dispatch.
+
+    Attributes
+    ----------
+    dataset
+        ``(time, bus | branch | storage | pv | flexible_load | generator)`` results of the
+        optimised dispatch (AC-checked values without suffix, LP values with ``_model``) and of
+        the baseline (``_baseline``); totals and status in ``attrs``.
+    status
+        ``OPTIMAL`` when every limit could be met, ``INFEASIBLE`` when the LP needed slack on
+        voltage or thermal limits (the dispatch is still the least-violating one).
+    violations
+        Limits broken by the optimised dispatch: LP slack (``source = "model"``) and the AC
+        check (``source = "ac"``).
+    baseline_violations
+        Limits the AC check finds broken by the baseline.
+    iterations
+        Linearisation rounds.
+    settled
+        True when the model and AC losses agreed within ``loss_tolerance`` before
+        ``max_iterations``.
+    seconds_by_stage
+        Wall time of ``build``, ``baseline_ac``, ``solve`` (LP), ``ac_check`` and ``total``.
+    """
+
+    dataset: xr.Dataset
+    status: SolveStatus
+    violations: tuple[Violation, ...]
+    baseline_violations: tuple[Violation, ...]
+    iterations: int
+    settled: bool
+    seconds_by_stage: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def losses_mwh(self) -> float:
+        """AC-checked network energy losses of the optimised dispatch."""
+        return float(self.dataset.attrs["losses_optimised_mwh"])
+
+    @property
+    def baseline_losses_mwh(self) -> float:
+        """AC-checked network energy losses of the baseline."""
+        return float(self.dataset.attrs["losses_baseline_mwh"])
+
+    def summary(self) -> dict[str, Any]:
+        """Totals for reports and ``--json`` output."""
+        a = self.dataset.attrs
+        keys = (
+            "network", "grid_model", "periods", "period_hours", "losses_baseline_mwh",
+            "losses_optimised_mwh", "losses_model_mwh", "loss_reduction_percent",
+            "storage_losses_mwh", "curtailed_mwh", "shifted_mwh", "ac_checked", "settled",
+            "iterations",
+        )
+        out: dict[str, Any] = {"status": self.status.value}
+        out.update({k: a[k] for k in keys})
+        out["ac_checked"] = bool(out["ac_checked"])
+        out["settled"] = bool(out["settled"])
+        out["voltage_violations_baseline"] = sum(
+            v.kind.startswith("voltage") for v in self.baseline_violations
+        )
+        out["voltage_violations_optimised"] = sum(
+            v.kind.startswith("voltage") and v.source == "ac" for v in self.violations
+        )
+        out["thermal_violations_optimised"] = sum(
+            v.kind == "thermal" and v.source == "ac" for v in self.violations
+        )
+        out["violations"] = [v.as_dict() for v in self.violations]
+        out["seconds_by_stage"] = dict(self.seconds_by_stage)
+        return out
+
+
+class Dispatcher:
+    """A dispatch model built once for ``net`` and ``assets`` over ``n_periods`` periods.
+
+    Parameters
+    ----------
+    net
+        pandapower net (not modified).
+    assets
+        Controllable assets; default: those declared in the net (:func:`assets_from_net`).
+    n_periods, period_hours
+        Horizon the model is built for; forecasts must match it.
+    options
+        Dispatch options.
+    name
+        Network name for messages and outputs.
+    """
+
+    def __init__(
+        self,
+        net: pp.pandapowerNet,
+        n_periods: int,
+        period_hours: float,
+        assets: Assets | None = None,
+        options: DispatchOptions | None = None,
+        name: str = "network",
+    ) -> None:
+        tick = time.perf_counter()
+        self.options = options or DispatchOptions()
+        self.name = name
+        self.grid: DispatchGrid = grid_from_pandapower(net, name)
+        self.assets = assets if assets is not None else assets_from_net(net)
+        validate_assets(self.assets, {int(b) for b in self.grid.bus_id}, f"network {name!r}")
+        self.model: DispatchModel = build_dispatch_model(
+            self.grid, self.assets, n_periods, period_hours, self.options
+        )
+        self.solver = HighsSolver(HighsOptions(threads=self.options.threads), structure_fixed=True)
+        self.checker = ACChecker(net, self.grid)
+        self.build_seconds = time.perf_counter() - tick
+        self.load_seconds = self.solver.load(self.model.model)
+        self._solves = 0
+        logger.info(
+            "built %s dispatch of %s: %d periods, %d buses, %d branches (%.2f s + %.2f s load)",
+            self.model.grid_model.value, name, n_periods, self.grid.n_bus, self.grid.n_branch,
+            self.build_seconds, self.load_seconds,
+        )
+
+    def solve(self, forecast: xr.Dataset, where: str = "forecast") -> DispatchResult:
+        """Dispatch against ``forecast`` (re-using the built model) and check it with AC flows.
+
+        Raises
+        ------
+        InputError
+            If the forecast does not fit the network or the horizon.
+        InfeasibleError
+            If even with penalised voltage and thermal slack no dispatch exists (grid
+            connection limits or storage end-state targets that cannot be met).
+        SolverError
+            If HiGHS fails.
+        """
+        t0 = time.perf_counter()
+        seconds = {"build": self.build_seconds + self.load_seconds if self._solves == 0 else 0.0}
+        opts = self.options
+        dm = self.model
+        inputs = inputs_from_forecast(forecast, self.grid, self.assets, where)
+        if inputs.n_periods != dm.n_periods or not np.isclose(
+            inputs.period_hours, dm.period_hours
+        ):
+            from gridopt.errors import InputError
+
+            raise InputError(
+                f"{where}: {inputs.n_periods} periods of {inputs.period_hours:g} h, but the "
+                f"dispatch was built for {dm.n_periods} periods of {dm.period_hours:g} h"
+            )
+        set_inputs(dm, inputs)
+
+        tick = time.perf_counter()
+        base_sp = baseline_setpoints(dm, inputs)
+        base_ac = self._check(inputs, base_sp)
+        seconds["baseline_ac"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        point = base_ac.operating_point()
+        set_linearisation_point(dm, point)
+        if self._solves == 0:
+            rows = []
+            for scale in sorted(set(opts.seed_scales) | {1.0}):
+                rows += add_tangents(dm, point, scale=scale)
+        else:  # tangents of earlier forecasts stay valid; add one at this baseline
+            rows = add_tangents(dm, point)
+        self._pyomo_solver.add_constraints(rows)
+        seconds["cuts"] = time.perf_counter() - tick
+
+        solve_s = ac_s = 0.0
+        settled = False
+        prev_ac = float(np.nansum(base_ac.losses_mw))
+        sp: Setpoints | None = None
+        duals: np.ndarray | None = None
+        balance_rows = list(dm.model.p_balance.values())
+        fast = opts.fast_refresh and dm.grid_model is GridModel.LINDISTFLOW
+        it = 0
+        for it in range(1, opts.max_iterations + 1):
+            tick = time.perf_counter()
+            outcome = self.solver.solve(dm.model, load_duals=True, duals_of=balance_rows)
+            solve_s += time.perf_counter() - tick
+            status = outcome.report.status
+            if status is SolveStatus.INFEASIBLE:
+                raise InfeasibleError(
+                    f"{where}: no dispatch of network {self.name!r} exists even with voltage and "
+                    "thermal limits relaxed; check the grid connection limits and the storage "
+                    f"end-of-day state of charge (HiGHS: {outcome.report.message})"
+                )
+            if not status.ok:
+                raise SolverError(
+                    f"{where}: HiGHS did not solve the dispatch of {self.name!r}: "
+                    f"{outcome.report.message}"
+                )
+            sp = read_setpoints(dm, inputs)
+            if outcome.duals is not None:
+                duals = np.array([outcome.duals[c] for c in balance_rows])
+            tick = time.perf_counter()
+            if fast:
+                point, _, ok = series_power_flow(
+                    self.grid,
+                    sp.p_inject_mw - inputs.p_demand_mw - sp.p_shift_bus_mw,
+                    sp.q_inject_mvar - inputs.q_demand_mvar,
+                )
+                converged = bool(np.all(ok))
+            else:
+                ac_round = self._check(inputs, sp)
+                point, converged = ac_round.operating_point(), ac_round.all_converged
+            ac_s += time.perf_counter() - tick
+            model_loss = float(sp.p_loss_mw.sum())
+            ac_loss = float(point.loss_mw.sum())
+            gap = abs(model_loss - ac_loss) / max(ac_loss, 1e-9)
+            step = abs(ac_loss - prev_ac) / max(ac_loss, 1e-9)
+            logger.info(
+                "round %d: model losses %.4f MW·periods, AC %.4f (gap %.2f %%, change %.2f %%)",
+                it, model_loss, ac_loss, 100 * gap, 100 * step,
+            )
+            if converged and gap <= opts.loss_tolerance and step <= opts.loss_tolerance:
+                settled = True
+                break
+            prev_ac = ac_loss
+            if it < opts.max_iterations:
+                tick = time.perf_counter()
+                set_linearisation_point(dm, point)
+                self._pyomo_solver.add_constraints(add_tangents(dm, point))
+                seconds["cuts"] += time.perf_counter() - tick
+        if not settled:
+            logger.warning(
+                "%s: the loss linearisation did not settle within %d rounds; the last dispatch "
+                "is reported", where, opts.max_iterations,
+            )
+        assert sp is not None
+        tick = time.perf_counter()
+        ac = self._check(inputs, sp)
+        seconds["ac_check"] = ac_s + time.perf_counter() - tick
+        seconds["solve"] = solve_s
+        seconds["total"] = time.perf_counter() - t0 + seconds["build"]
+        self._solves += 1
+        return _assemble(self, inputs, sp, ac, base_sp, base_ac, duals, it, settled, seconds)
+
+    @property
+    def _pyomo_solver(self) -> Any:
+        # The adapter keeps Pyomo's persistent HiGHS interface private; loss tangents are rows
+        # added between rounds, which needs its add_constraints.
+        return self.solver._solver
+
+    def _check(self, inputs: DispatchInputs, sp: Setpoints) -> ACCheck:
+        return self.checker.run(
+            inputs.p_demand_mw + sp.p_shift_bus_mw,
+            inputs.q_demand_mvar,
+            sp.p_inject_mw,
+            sp.q_inject_mvar,
+        )
+
+
+def _model_violations(
+    dm: DispatchModel, sp: Setpoints, times: np.ndarray, tol: float
+) -> list[Violation]:
+    grid = dm.grid
+    labels = [str(t) for t in times]
+    out: list[Violation] = []
+    vmin2, vmax2 = grid.vmin_pu**2, grid.vmax_pu**2
+    for t, n in np.argwhere(sp.v_low_pu2 > tol):
+        out.append(Violation("voltage_low", "model", int(t), labels[t], f"bus {grid.bus_id[n]}",
+                             float(np.sqrt(max(vmin2[n] - sp.v_low_pu2[t, n], 0.0))),
+                             float(grid.vmin_pu[n])))
+    for t, n in np.argwhere(sp.v_high_pu2 > tol):
+        out.append(Violation("voltage_high", "model", int(t), labels[t], f"bus {grid.bus_id[n]}",
+                             float(np.sqrt(vmax2[n] + sp.v_high_pu2[t, n])),
+                             float(grid.vmax_pu[n])))
+    for t, line in np.argwhere(sp.s_over_mva > tol):
+        rate = float(grid.rate_mva[line])
+        out.append(Violation("thermal", "model", int(t), labels[t], grid.branch_label[line],
+                             float(100.0 * (rate + sp.s_over_mva[t, line]) / rate), 100.0))
+    return out
+
+
+def _assemble(
+    d: Dispatcher,
+    inputs: DispatchInputs,
+    sp: Setpoints,
+    ac: ACCheck,
+    base_sp: Setpoints,
+    base_ac: ACCheck,
+    duals: np.ndarray | None,
+    iterations: int,
+    settled: bool,
+    seconds: dict[str, float],
+) -> DispatchResult:
+    dm, grid, assets = d.model, d.grid, d.assets
+    dt = dm.period_hours
+    times = inputs.time
+    model_v = _model_violations(dm, sp, times, d.options.slack_tolerance)
+    ac_v = ac_violations(ac, grid, times)
+    base_v = ac_violations(base_ac, grid, times)
+    status = SolveStatus.INFEASIBLE if model_v else SolveStatus.OPTIMAL
+    n_t = dm.n_periods
+
+    def tv(values: np.ndarray, dim: str, units: str, desc: str) -> xr.Variable:
+        return xr.Variable(("time", dim), np.asarray(values, dtype=float),
+                           attrs={"units": units, "long_name": desc})
+
+    def t1(values: np.ndarray, units: str, desc: str) -> xr.Variable:
+        return xr.Variable(("time",), np.asarray(values, dtype=float),
+                           attrs={"units": units, "long_name": desc})
+
+    cap = np.array([s.energy_capacity_mwh for s in assets.storage])
+    data: dict[str, xr.Variable] = {
+        "p_grid_mw": t1(ac.p_grid_mw, "MW", "import from the upstream grid (AC)"),
+        "q_grid_mvar": t1(ac.q_grid_mvar, "Mvar", "reactive import from the upstream grid (AC)"),
+        "p_grid_model_mw": t1(sp.p_grid_mw, "MW", "import from the upstream grid (LP)"),
+        "losses_mw": t1(ac.losses_mw, "MW", "network losses of the dispatch (AC)"),
+        "losses_model_mw": t1(sp.p_loss_mw.sum(axis=1), "MW", "network losses (LP)"),
+        "losses_baseline_mw": t1(base_ac.losses_mw, "MW", "network losses, no flexibility (AC)"),
+        "p_grid_baseline_mw": t1(base_ac.p_grid_mw, "MW", "grid import, no flexibility (AC)"),
+        "price_per_mwh": t1(inputs.price_per_mwh, "1/MWh", "energy price"),
+        "ac_converged": xr.Variable(("time",), ac.converged.astype(np.int8),
+                                    attrs={"long_name": "AC power flow converged (1/0)"}),
+        "vm_pu": tv(ac.vm_pu, "bus", "pu", "voltage magnitude (AC)"),
+        "vm_model_pu": tv(sp.vm_pu, "bus", "pu", "voltage magnitude (LinDistFlow)"),
+        "vm_baseline_pu": tv(base_ac.vm_pu, "bus", "pu", "voltage magnitude, no flexibility (AC)"),
+        "p_demand_mw": tv(inputs.p_demand_mw + sp.p_shift_bus_mw, "bus", "MW",
+                          "demand incl. flexible-load shift"),
+        "q_demand_mvar": tv(inputs.q_demand_mvar, "bus", "Mvar", "reactive demand"),
+        "p_branch_mw": tv(ac.p_from_mw, "branch", "MW", "active power into the from end (AC)"),
+        "q_branch_mvar": tv(ac.q_from_mvar, "branch", "Mvar", "reactive power into from end (AC)"),
+        "pl_mw": tv(ac.loss_mw, "branch", "MW", "branch losses (AC)"),
+        "pl_model_mw": tv(sp.p_loss_mw, "branch", "MW", "branch losses (LP)"),
+        "pl_baseline_mw": tv(base_ac.loss_mw, "branch", "MW", "branch losses, no flexibility"),
+        "loading_percent": tv(ac.loading_percent, "branch", "%", "loading (AC)"),
+        "loading_baseline_percent": tv(base_ac.loading_percent, "branch", "%",
+                                       "loading, no flexibility (AC)"),
+        "storage_p_mw": tv(sp.storage_p_mw, "storage", "MW", "discharge minus charge"),
+        "storage_q_mvar": tv(sp.q_storage_mvar, "storage", "Mvar", "reactive output"),
+        "soc_mwh": tv(sp.energy_mwh, "storage", "MWh", "stored energy at the end of the period"),
+        "soc_percent": tv(100.0 * sp.energy_mwh / np.where(cap > 0, cap, 1.0)[None, :],
+                          "storage", "%", "state of charge at the end of the period"),
+        "pv_available_mw": tv(inputs.pv_available_mw, "pv", "MW", "available PV production"),
+        "pv_p_mw": tv(sp.p_pv_mw, "pv", "MW", "PV output after curtailment"),
+        "pv_curtailed_mw": tv(sp.p_curtail_mw, "pv", "MW", "curtailed PV"),
+        "pv_q_mvar": tv(sp.q_pv_mvar, "pv", "Mvar", "PV reactive output"),
+        "flex_shift_mw": tv(sp.p_shift_mw, "flexible_load", "MW", "demand added by shifting"),
+        "gen_p_mw": tv(sp.p_gen_mw, "generator", "MW", "generator output"),
+        "gen_q_mvar": tv(sp.q_gen_mvar, "generator", "Mvar", "generator reactive output"),
+    }
+    if duals is not None:
+        data["marginal_cost_per_mwh"] = tv(
+            duals.reshape(grid.n_bus, n_t).T / dt, "bus", "1/MWh",
+            "dual of the active power balance: d objective / d demand, per MWh (LP)",
+        )
+    storage_loss = float(np.sum(
+        sp.p_charge_mw * np.array([1 - s.efficiency_charge for s in assets.storage])[None, :]
+        + sp.p_discharge_mw
+        * np.array([1 / s.efficiency_discharge - 1 for s in assets.storage])[None, :]
+    ) * dt) if assets.storage else 0.0
+    base_mwh = float(np.nansum(base_ac.losses_mw) * dt)
+    opt_mwh = float(np.nansum(ac.losses_mw) * dt)
+    attrs = {
+        "network": d.name,
+        "grid_model": dm.grid_model.value,
+        "status": status.value,
+        "periods": n_t,
+        "period_hours": dt,
+        "losses_baseline_mwh": base_mwh,
+        "losses_optimised_mwh": opt_mwh,
+        "losses_model_mwh": float(sp.p_loss_mw.sum() * dt),
+        "loss_reduction_percent": 100.0 * (base_mwh - opt_mwh) / base_mwh if base_mwh > 0 else 0.0,
+        "storage_losses_mwh": storage_loss,
+        "curtailed_mwh": float(sp.p_curtail_mw.sum() * dt),
+        "shifted_mwh": float(np.abs(sp.p_shift_mw).sum() * dt / 2.0),
+        "ac_checked": int(ac.all_converged and not ac_v),
+        "settled": int(settled),
+        "iterations": iterations,
+        "violations_optimised": len(model_v) + len(ac_v),
+        "violations_baseline": len(base_v),
+    }
+    ds = xr.Dataset(
+        data,
+        coords={
+            "time": times,
+            "bus": np.asarray(grid.bus_id),
+            "branch": list(grid.branch_label),
+            "storage": [s.name for s in assets.storage],
+            "pv": [p.name for p in assets.pv],
+            "flexible_load": [f.name for f in assets.flexible_load],
+            "generator": [g.name for g in assets.generator],
+        },
+        attrs=attrs,
+    )
+    return DispatchResult(
+        dataset=ds,
+        status=status,
+        violations=tuple(model_v + ac_v),
+        baseline_violations=tuple(base_v),
+        iterations=iterations,
+        settled=settled,
+        seconds_by_stage=seconds,
+    )
+
+
+def dispatch(
+    net: pp.pandapowerNet,
+    forecast: xr.Dataset,
+    assets: Assets | None = None,
+    options: DispatchOptions | None = None,
+    name: str = "network",
+) -> DispatchResult:
+    """Build and solve a dispatch for one forecast (see :class:`Dispatcher`)."""
+    grid = grid_from_pandapower(net, name)
+    inputs = inputs_from_forecast(
+        forecast, grid, assets if assets is not None else assets_from_net(net)
+    )
+    dispatcher = Dispatcher(net, inputs.n_periods, inputs.period_hours, assets, options, name)
+    return dispatcher.solve(forecast)
