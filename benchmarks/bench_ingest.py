@@ -67,7 +67,6 @@ def generate(path: Path, n_meter: int, n_time: int, seed: int = 7) -> dict[str, 
     m, t = meter[rows], tcode[rows]
     c, p = cons[rows] + is_conf * 1.0, prod[rows]
     ts = stamps[t]
-    ts_arr = pa.array(ts, pa.string())
     c_str = pc.cast(pa.array(c), pa.string())
     p_str = pc.cast(pa.array(p), pa.string())
     k = rows.size
@@ -94,7 +93,7 @@ def generate(path: Path, n_meter: int, n_time: int, seed: int = 7) -> dict[str, 
     pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="none"))
     os.replace(tmp, path)
     return {"rows": int(k), "gaps": int(n - idx.size), "exact_duplicates": int(dup.size),
-            "conflicting_pairs": int(conf.size), "bad_each_kind": int(len(kinds[0]))}
+            "conflicting_pairs": int(conf.size), "bad_each_kind": len(kinds[0])}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +175,7 @@ def gridopt_ingest(path: Path) -> tuple[np.ndarray, list[str], dict[str, int]]:
 def child(impl: str, path: Path, save: Path | None) -> None:
     """Run one implementation in this (fresh) process and print timing + peak memory JSON."""
     import pandas  # noqa: F401  - import cost outside the timing, as for gridopt
-    import xarray  # noqa: F401
+    import xarray
 
     import gridopt.ingest  # noqa: F401
 

@@ -194,7 +194,8 @@ def test_cumulative_file_round_trip(values: list[float], gap_start: int, gap_len
     reg = 1234.5 + np.concatenate([[0.0], np.cumsum(e)])
     times = pd.date_range(START, periods=len(reg), freq="h")
     drop = set(range(gap_start, min(gap_start + gap_len, len(reg) - 1)))
-    lines = [f"A,{times[i].isoformat()},{float(reg[i])!r}," for i in range(len(reg)) if i not in drop]
+    lines = [f"A,{times[i].isoformat()},{float(reg[i])!r},"
+             for i in range(len(reg)) if i not in drop]
     ds = read_readings(write(lines), freq="h", cumulative=True).data
     got = ds["consumption_kwh"].sel(meter="A").values
     expect = e.copy()

@@ -84,7 +84,8 @@ def test_offsets_convert_to_utc(tmp_path: Path) -> None:
 
 def test_naive_file_without_tz_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--tz"):
-        read_readings(csv(tmp_path / "r.csv", ["A,2024-01-01T00:00:00,1,", "A,2024-01-01T00:30:00,1,"]))
+        read_readings(csv(tmp_path / "r.csv",
+                          ["A,2024-01-01T00:00:00,1,", "A,2024-01-01T00:30:00,1,"]))
 
 
 def test_nonexistent_local_time_is_quarantined(tmp_path: Path) -> None:
