@@ -220,3 +220,30 @@ def test_netcdf_round_trip_and_atomic_failure(tmp_path: Path) -> None:
         write_netcdf(bad, out)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.nc", "r.csv"]
+
+
+def test_csv_gzip_and_parquet_give_the_same_dataset(tmp_path: Path) -> None:
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    times = pd.date_range("2024-01-01", periods=6, freq="15min", tz="UTC")
+    rows = [f"{m},{t.isoformat()},{i * 0.25 + k},{0.1 * i}" for k, m in enumerate("AB")
+            for i, t in enumerate(times)]
+    plain = csv(tmp_path / "r.csv", rows)
+    zipped = tmp_path / "r.csv.gz"
+    zipped.write_bytes(gzip.compress(plain.read_bytes()))
+    typed = tmp_path / "typed.parquet"
+    frame = pd.read_csv(plain, float_precision="round_trip")
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), typed)
+    text = tmp_path / "text.parquet"
+    pq.write_table(pa.Table.from_pandas(pd.read_csv(plain, dtype=str), preserve_index=False),
+                   text)
+    reference = read_readings(plain).data
+    assert reference.attrs["freq"] == "15min"
+    for other in (zipped, typed, text):
+        ds = read_readings(other).data
+        xr.testing.assert_identical(ds.drop_attrs(deep=False),
+                                    reference.drop_attrs(deep=False))
