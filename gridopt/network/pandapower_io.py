@@ -23,8 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandapower as pp
 import pandas as pd
+import scipy.sparse as sp
 from pandapower.auxiliary import pandapowerNet
 from pandapower.converter.pypower.to_ppc import to_ppc
+from scipy.sparse.csgraph import breadth_first_order
 
 from gridopt.errors import InputError
 from gridopt.network.case import ISOLATED, REF, CaseData, FloatArray, IntArray
@@ -338,6 +340,51 @@ def _costs(ppci: dict, n_gen: int, name: str) -> tuple[FloatArray, FloatArray, F
     return c2, c1, c0
 
 
+def _shift_aware_angles(
+    va_degree: FloatArray, bus_type: np.ndarray, f: IntArray, t: IntArray, shift_degree: FloatArray,
+    on: np.ndarray,
+) -> FloatArray:
+    """Start angles that follow the transformer phase shifts outwards from the reference buses.
+
+    A flat start (all angles equal) is far from any solution when vector groups shift the
+    angle by 150 degrees; walking a spanning tree from each reference bus and subtracting the
+    shift of every transformer crossed from its "from" to its "to" side gives a start point
+    whose branch angle differences are small.
+    """
+    n = len(va_degree)
+    out = np.array(va_degree, dtype=float, copy=True)
+    if not np.any(shift_degree[on] != 0):
+        return out
+    ff, tt, sh = f[on], t[on], shift_degree[on]
+    graph = sp.csr_matrix(
+        (np.concatenate([-sh, sh]) + 0.0, (np.concatenate([ff, tt]), np.concatenate([tt, ff]))),
+        shape=(n, n),
+    )
+    adjacency = sp.csr_matrix(
+        (np.ones(2 * len(ff)), (np.concatenate([ff, tt]), np.concatenate([tt, ff]))), shape=(n, n)
+    )
+    visited = np.zeros(n, dtype=bool)
+    for root in np.flatnonzero(bus_type == REF):
+        if visited[root]:
+            continue
+        order, pred = breadth_first_order(adjacency, int(root), directed=False)
+        for node in order[1:]:
+            parent = pred[node]
+            if visited[node]:
+                continue
+            # Crossing a branch from -> to subtracts its shift; to -> from adds it.
+            out[node] = out[parent] + _edge_shift(graph, int(parent), int(node))
+        visited[order] = True
+    return out
+
+
+def _edge_shift(graph: sp.csr_matrix, a: int, b: int) -> float:
+    """Angle change from bus ``a`` to bus ``b`` across a branch (first branch if parallel)."""
+    row = graph.getrow(a)
+    hits = row.indices == b
+    return float(row.data[hits][0]) if np.any(hits) else 0.0
+
+
 def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, ElementMap]:
     """Convert a pandapower net into a case with pandapower's own AC equations.
 
@@ -419,6 +466,9 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
             vmin[pos] = _DEFAULT_VMIN_PU if pd.isna(lo) else float(lo)
             vmax[pos] = _DEFAULT_VMAX_PU if pd.isna(hi) else float(hi)
 
+    va_start = _shift_aware_angles(bus[:, _VA], bus[:, _BUS_TYPE], branch_from, branch_to,
+                                   np.real(branch[:, _SHIFT]).astype(float),
+                                   np.real(branch[:, _BR_STATUS]) > 0)
     c2, c1, c0 = _costs(ppci, n_gen, name)
     if len(net.poly_cost) == 0:
         c2, c1, c0 = np.zeros(n_gen), np.zeros(n_gen), np.zeros(n_gen)
@@ -446,7 +496,7 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
         gs_mw=bus[:, _GS],
         bs_mvar=bus[:, _BS],
         vm_pu=bus[:, _VM],
-        va_degree=bus[:, _VA],
+        va_degree=va_start,
         base_kv=bus[:, _BASE_KV],
         vmin_pu=vmin,
         vmax_pu=vmax,

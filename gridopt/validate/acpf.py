@@ -278,8 +278,7 @@ def check_ac(loaded: LoadedNetwork, solution: OPFSolution) -> ACCheck:
         losses = _pandapower_losses_mw(net, emap)
         v_sol = bus[mapped, _VM] * np.exp(1j * np.deg2rad(bus[mapped, _VA]))
         vm_diff = float(np.max(np.abs(np.abs(v_sol) - solution.vm_pu)))
-        va_diff = float(np.max(np.abs(np.rad2deg(np.angle(v_sol)) -
-                                      np.rad2deg(solution.va_rad))))
+        va_diff = float(np.max(np.abs(np.rad2deg(np.angle(v_sol * np.exp(-1j * solution.va_rad))))))
         v_all = bus[:, _VM] * np.exp(1j * np.deg2rad(bus[:, _VA]))
         s_gen_pf = v_all * np.conj(ybus @ v_all) + s_demand
         slack_p, slack_q = 0.0, 0.0

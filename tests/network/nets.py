@@ -27,7 +27,7 @@ def tap_shift_net() -> pandapowerNet:
         tap_changer_type="Ratio", max_loading_percent=100.0,
     )
     pp.create_transformer_from_parameters(
-        net, hv, mv2, sn_mva=16.0, vn_hv_kv=110.0, vn_lv_kv=21.0, vkr_percent=0.5,
+        net, hv, mv2, sn_mva=16.0, vn_hv_kv=110.0, vn_lv_kv=20.5, vkr_percent=0.5,
         vk_percent=10.0, pfe_kw=20.0, i0_percent=0.1, shift_degree=150.0, tap_side="lv",
         tap_neutral=0, tap_min=-5, tap_max=5, tap_step_percent=2.0, tap_pos=-2,
         tap_changer_type="Ratio", max_loading_percent=100.0,
@@ -35,7 +35,7 @@ def tap_shift_net() -> pandapowerNet:
     pp.create_transformer_from_parameters(
         net, hv, mv3, sn_mva=16.0, vn_hv_kv=110.0, vn_lv_kv=20.0, vkr_percent=0.5,
         vk_percent=10.0, pfe_kw=0.0, i0_percent=0.0, shift_degree=150.0, tap_side="hv",
-        tap_neutral=0, tap_min=-5, tap_max=5, tap_step_percent=float("nan"), tap_step_degree=2.0,
+        tap_neutral=0, tap_min=-5, tap_max=5, tap_step_percent=float("nan"), tap_step_degree=0.25,
         tap_pos=2, tap_changer_type="Ideal", max_loading_percent=100.0,
     )
     for a, b, km in ((mv1, mv2, 3.0), (mv2, mv3, 2.0), (mv1, mv3, 4.0)):

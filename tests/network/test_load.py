@@ -67,7 +67,7 @@ def test_unknown_name_lists_close_matches() -> None:
 def test_malformed_matpower_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.m"
     path.write_text("function mpc = broken\nmpc.baseMVA = 100;\nmpc.bus = [1 3 0 0;\n")
-    with pytest.raises(InputError, match="broken.m"):
+    with pytest.raises(InputError, match=r"broken\.m"):
         load_network(path)
 
 
@@ -75,7 +75,7 @@ def test_malformed_matpower_file(tmp_path: Path) -> None:
 def test_json_that_is_not_a_pandapower_net(tmp_path: Path, content: str) -> None:
     path = tmp_path / "other.json"
     path.write_text(content)
-    with pytest.raises(InputError, match="other.json"):
+    with pytest.raises(InputError, match=r"other\.json"):
         load_network(path)
 
 

@@ -114,7 +114,7 @@ def test_piecewise_linear_cost_is_an_input_error() -> None:
 def test_controllable_gen_without_limits_is_an_input_error() -> None:
     net = tap_shift_net()
     net.gen = net.gen.drop(columns=["min_p_mw", "max_p_mw"])
-    with pytest.raises(InputError, match="gen 0 is controllable.*min_p_mw"):
+    with pytest.raises(InputError, match=r"gen 0 is controllable.*min_p_mw"):
         case_from_pandapower(net, "no_limits")
 
 
