@@ -64,7 +64,7 @@ def test_costs_demand_and_magnetising_branch() -> None:
     # Transformers 0 and 1 have iron losses (pfe_kw > 0): a magnetising conductance.
     assert np.all(case.g_pu[trafos[:2]] > 0)
     assert case.g_pu[trafos[2]] == 0
-    assert case.shift_degree[trafos[2]] == pytest.approx(150.0 + 2 * 2.0)
+    assert case.shift_degree[trafos[2]] == pytest.approx(150.0 + 2 * 0.25)  # ideal phase shifter
     assert case.gen_label == tuple(f"{t} {i}" for t, i in emap.gen)
 
 
