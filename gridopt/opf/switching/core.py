@@ -1,0 +1,302 @@
+"""Loss-minimising radial reconfiguration of a pandapower net: MILP, AC check, local search.
+
+Pipeline of :func:`reconfigure`:
+
+1. :func:`~gridopt.opf.switching.topology.build_switching_graph`: switchable graph, input checks
+   (island without supply, fixed loops -> :class:`~gridopt.errors.InputError`).
+2. :func:`~gridopt.opf.switching.milp.solve_reconfiguration`: one radial configuration
+   minimising the LinDistFlow energy losses over all periods (HiGHS).
+3. :func:`~gridopt.opf.switching.acsearch.branch_exchange` from the MILP's configuration with
+   ``pandapower.runpp``: the answer is AC-optimal among its branch-exchange neighbours.
+
+:func:`branch_exchange_heuristic` runs step 3 alone from the present configuration (the way
+users solve the problem today); the benchmark compares both.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandapower as pp
+import xarray as xr
+
+from gridopt.errors import InputError
+from gridopt.network.case import BoolArray
+from gridopt.opf.switching.acsearch import (
+    ACEvaluation,
+    ACEvaluator,
+    apply_configuration,
+    branch_exchange,
+    open_elements,
+    switching_operations,
+)
+from gridopt.opf.switching.demand import bus_demand, node_demand
+from gridopt.opf.switching.milp import MilpOptions, MilpResult, solve_reconfiguration
+from gridopt.opf.switching.topology import (
+    SwitchableSpec,
+    SwitchingGraph,
+    build_switching_graph,
+    is_radial,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReconfigureOptions:
+    """Options of :func:`reconfigure`.
+
+    Attributes
+    ----------
+    switchable
+        Which lines/switches may change (defaults in :mod:`~gridopt.opf.switching.topology`).
+    max_switching
+        Largest number of elements whose state may change (``None``: no limit).
+    local_search
+        Run the AC branch-exchange local search after the MILP.
+    local_search_time_limit_s
+        Time after which the local search stops at the end of its sweep.
+    milp
+        MILP options (its ``max_switching`` is overridden by the field above).
+    """
+
+    switchable: SwitchableSpec = field(default_factory=SwitchableSpec)
+    max_switching: int | None = None
+    local_search: bool = True
+    local_search_time_limit_s: float = 600.0
+    milp: MilpOptions = field(default_factory=MilpOptions)
+
+
+@dataclass(frozen=True, eq=False)
+class ReconfigurationResult:
+    """Outcome of a reconfiguration.
+
+    Attributes
+    ----------
+    net
+        Deep copy of the input net with the chosen configuration applied.
+    graph
+        Switching graph the optimisation worked on.
+    closed
+        State of each graph edge.
+    open_lines, open_switches
+        pandapower indices of the lines that are open (out of service or behind an open switch)
+        and of the open switches, in the result.
+    radial
+        The result is a spanning forest of the supplied buses with one supply per tree.
+    before, after
+        AC power-flow figures of the given and of the chosen configuration.
+    switching_operations
+        Elements whose state changed.
+    period_hours
+        Duration of each period.
+    milp
+        MILP outcome (``None`` for the pure heuristic).
+    seconds, milp_seconds, ac_seconds
+        Wall time in total, in the MILP (build and solve) and in AC power flows.
+    power_flows
+        Number of ``pandapower.runpp`` calls.
+    exchanges
+        Improving branch exchanges made by the local search.
+    """
+
+    net: pp.pandapowerNet
+    graph: SwitchingGraph
+    closed: BoolArray
+    open_lines: tuple[int, ...]
+    open_switches: tuple[int, ...]
+    radial: bool
+    before: ACEvaluation
+    after: ACEvaluation
+    switching_operations: int
+    period_hours: np.ndarray
+    milp: MilpResult | None
+    seconds: float
+    milp_seconds: float
+    ac_seconds: float
+    power_flows: int
+    exchanges: int
+
+    @property
+    def hours(self) -> float:
+        """Length of the horizon in hours."""
+        return float(np.sum(self.period_hours))
+
+    @property
+    def losses_kw_before(self) -> float:
+        """Mean active losses of the given configuration over the horizon (kW)."""
+        return self.before.losses_mwh / self.hours * 1e3
+
+    @property
+    def losses_kw_after(self) -> float:
+        """Mean active losses of the chosen configuration over the horizon (kW)."""
+        return self.after.losses_mwh / self.hours * 1e3
+
+    def summary(self) -> dict[str, object]:
+        """JSON-ready summary (the fields of ``gridopt reconfigure --json``)."""
+        return {
+            "network": self.graph.name,
+            "periods": len(self.period_hours),
+            "open_lines": list(self.open_lines),
+            "open_switches": list(self.open_switches),
+            "losses_kw_before": self.losses_kw_before,
+            "losses_kw_after": self.losses_kw_after,
+            "losses_kwh_before": self.before.losses_mwh * 1e3,
+            "losses_kwh_after": self.after.losses_mwh * 1e3,
+            "loss_reduction_percent": (
+                100.0 * (1 - self.after.losses_mwh / self.before.losses_mwh)
+                if self.before.losses_mwh > 0 and math.isfinite(self.before.losses_mwh)
+                else None
+            ),
+            "vmin_pu_before": self.before.vmin_pu,
+            "vmin_pu_after": self.after.vmin_pu,
+            "max_loading_percent_after": self.after.max_loading_percent,
+            "limit_violation_after": self.after.violation,
+            "radial": self.radial,
+            "switching_operations": self.switching_operations,
+            "milp_rounds": self.milp.rounds if self.milp else 0,
+            "local_search_exchanges": self.exchanges,
+            "power_flows": self.power_flows,
+            "milp_seconds": self.milp_seconds,
+            "ac_seconds": self.ac_seconds,
+            "seconds": self.seconds,
+        }
+
+
+def _prepare(net: pp.pandapowerNet, profiles: xr.Dataset | None, spec: SwitchableSpec
+             ) -> tuple[SwitchingGraph, ACEvaluator]:
+    graph = build_switching_graph(net, spec)
+    demand = bus_demand(net, profiles)
+    return graph, ACEvaluator(net, graph, demand)
+
+
+def _finish(
+    net: pp.pandapowerNet,
+    evaluator: ACEvaluator,
+    closed: BoolArray,
+    before: ACEvaluation,
+    after: ACEvaluation,
+    milp: MilpResult | None,
+    t0: float,
+    milp_seconds: float,
+    exchanges: int,
+) -> ReconfigurationResult:
+    graph = evaluator.graph
+    result_net = copy.deepcopy(net)
+    apply_configuration(result_net, graph, closed)
+    lines, switches = open_elements(result_net)
+    radial = is_radial(graph, closed)
+    if not radial:  # pragma: no cover - guarded by the formulation and the exchange moves
+        raise InputError(f"network {graph.name}: the configuration found is not radial; please "
+                         "report this with the network file")
+    return ReconfigurationResult(
+        net=result_net,
+        graph=graph,
+        closed=np.asarray(closed, dtype=bool),
+        open_lines=tuple(lines),
+        open_switches=tuple(switches),
+        radial=radial,
+        before=before,
+        after=after,
+        switching_operations=switching_operations(graph, closed),
+        period_hours=np.asarray(evaluator.demand.period_hours),
+        milp=milp,
+        seconds=time.perf_counter() - t0,
+        milp_seconds=milp_seconds,
+        ac_seconds=evaluator.seconds,
+        power_flows=evaluator.runs,
+        exchanges=exchanges,
+    )
+
+
+def reconfigure(
+    net: pp.pandapowerNet,
+    profiles: xr.Dataset | None = None,
+    options: ReconfigureOptions | None = None,
+) -> ReconfigurationResult:
+    """Find the radial configuration of ``net`` with the lowest (energy) losses.
+
+    Parameters
+    ----------
+    net
+        pandapower network; never modified (the result carries a reconfigured copy).
+    profiles
+        Optional net consumption ``p_mw`` (and ``q_mvar``) over dims ``(time, bus)``; one
+        configuration then minimises the energy losses over all periods.
+    options
+        Options.
+
+    Returns
+    -------
+    ReconfigurationResult
+
+    Raises
+    ------
+    InputError
+        The net cannot be made radial with the allowed switches, has an island without supply,
+        or the profiles do not match it.
+    InfeasibleError
+        No radial configuration within ``max_switching`` operations.
+    SolverError
+        HiGHS or pandapower failed.
+
+    Examples
+    --------
+    >>> import pandapower.networks as pn
+    >>> res = reconfigure(pn.case33bw())  # doctest: +SKIP
+    >>> res.open_lines, round(res.losses_kw_after, 2)  # doctest: +SKIP
+    ((6, 8, 13, 31, 36), 139.55)
+    """
+    options = options or ReconfigureOptions()
+    t0 = time.perf_counter()
+    graph, evaluator = _prepare(net, profiles, options.switchable)
+    before = evaluator.evaluate_net_as_is()
+    p_mw, q_mvar = node_demand(evaluator.demand, graph.node_buses)
+    milp_options = MilpOptions(**{**options.milp.__dict__, "max_switching": options.max_switching})
+    t_milp = time.perf_counter()
+    milp = solve_reconfiguration(graph, p_mw, q_mvar, evaluator.demand.period_hours, milp_options)
+    milp_seconds = time.perf_counter() - t_milp
+    logger.info("MILP: %d rounds, %.2f s, model losses %.6g MWh", milp.rounds, milp_seconds,
+                milp.losses_mwh)
+    closed = milp.closed
+    exchanges = 0
+    if options.local_search:
+        search = branch_exchange(evaluator, closed, options.max_switching,
+                                 time_limit_s=options.local_search_time_limit_s)
+        closed, after, exchanges = search.closed, search.evaluation, search.exchanges
+    else:
+        after = evaluator.evaluate(closed)
+    return _finish(net, evaluator, closed, before, after, milp, t0, milp_seconds, exchanges)
+
+
+def branch_exchange_heuristic(
+    net: pp.pandapowerNet,
+    profiles: xr.Dataset | None = None,
+    options: ReconfigureOptions | None = None,
+) -> ReconfigurationResult:
+    """Branch-exchange local search from the present configuration, by ``pandapower.runpp``.
+
+    The present configuration must be radial (the usual normally-open-tie state).
+
+    Raises
+    ------
+    InputError
+        As :func:`reconfigure`, and when the present configuration is not radial.
+    """
+    options = options or ReconfigureOptions()
+    t0 = time.perf_counter()
+    graph, evaluator = _prepare(net, profiles, options.switchable)
+    closed0 = np.asarray(graph.closed0, dtype=bool)
+    if not is_radial(graph, closed0):
+        raise InputError(f"network {graph.name}: the present configuration is not radial; the "
+                         "branch-exchange heuristic needs a radial start (use reconfigure)")
+    before = evaluator.evaluate_net_as_is()
+    search = branch_exchange(evaluator, closed0, options.max_switching,
+                             time_limit_s=options.local_search_time_limit_s)
+    return _finish(net, evaluator, search.closed, before, search.evaluation, None, t0, 0.0,
+                   search.exchanges)

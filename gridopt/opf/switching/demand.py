@@ -1,0 +1,194 @@
+"""Net demand per graph node and period: the static net or bus profiles ``(time, bus)``.
+
+Profiles are an :class:`xarray.Dataset` with dims ``(time, bus)`` (``bus`` = pandapower bus
+indices), variable ``p_mw`` and optionally ``q_mvar``: the **net consumption** at each listed bus
+(consumption minus production, MW / Mvar). At a listed bus they replace every ``load``, ``sgen``
+and ``storage`` of the net; buses not listed keep their static elements. Without ``q_mvar`` the
+reactive demand follows the power factor of the bus's static loads (0 where it has none).
+Non-slack ``gen`` entries inject their ``p_mw`` (their reactive output is unknown to the MILP and
+taken as 0; the AC check uses pandapower's PV model). Shunts are included at 1 pu voltage.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+import xarray as xr
+
+from gridopt.errors import InputError
+from gridopt.network.case import FloatArray
+
+logger = logging.getLogger(__name__)
+
+#: Elements replaced at a bus listed in a profile.
+PROFILE_ELEMENTS = ("load", "sgen", "storage")
+
+
+@dataclass(frozen=True, eq=False)
+class BusDemand:
+    """Net consumption per pandapower bus and period.
+
+    Attributes
+    ----------
+    bus
+        pandapower bus indices (columns of the arrays).
+    p_mw, q_mvar
+        Net consumption, shape ``(n_period, n_bus)``.
+    period_hours
+        Duration of each period in hours (weights of the energy losses).
+    profile_buses
+        Buses whose static elements are replaced by the profile (empty for a snapshot).
+    profile_p_mw, profile_q_mvar
+        The profile itself, shape ``(n_period, n_profile_bus)`` (``None`` for a snapshot).
+    """
+
+    bus: tuple[int, ...]
+    p_mw: FloatArray
+    q_mvar: FloatArray
+    period_hours: FloatArray
+    profile_buses: tuple[int, ...]
+    profile_p_mw: FloatArray | None = None
+    profile_q_mvar: FloatArray | None = None
+
+    @property
+    def n_period(self) -> int:
+        """Number of periods."""
+        return int(self.p_mw.shape[0])
+
+
+def _static_by_bus(net: pp.pandapowerNet, bus_index: pd.Index, buses_excluded: set[int]
+                   ) -> tuple[FloatArray, FloatArray]:
+    p = pd.Series(0.0, index=bus_index)
+    q = pd.Series(0.0, index=bus_index)
+
+    def add(table: pd.DataFrame, sign: float, with_q: bool = True, scale: bool = True) -> None:
+        if table is None or not len(table):
+            return
+        t = table[table["in_service"].astype(bool) & ~table["bus"].isin(buses_excluded)]
+        factor = t["scaling"].astype(float) if scale and "scaling" in t else 1.0
+        p.loc[:] += (sign * t["p_mw"].astype(float) * factor).groupby(t["bus"]).sum().reindex(
+            bus_index, fill_value=0.0)
+        if with_q:
+            q.loc[:] += (sign * t["q_mvar"].astype(float) * factor).groupby(t["bus"]).sum(
+            ).reindex(bus_index, fill_value=0.0)
+
+    add(net.load, 1.0)
+    add(net.sgen, -1.0)
+    if "storage" in net:
+        add(net.storage, 1.0)
+    if len(net.gen):
+        gens = net.gen
+        if "slack" in gens:
+            gens = gens[~gens["slack"].astype(bool)]
+        t = gens[gens["in_service"].astype(bool)]
+        p.loc[:] -= (t["p_mw"].astype(float) * t["scaling"].astype(float)).groupby(
+            t["bus"]).sum().reindex(bus_index, fill_value=0.0)
+    if len(net.shunt):
+        t = net.shunt[net.shunt["in_service"].astype(bool)]
+        step = t["step"].astype(float) if "step" in t else 1.0
+        p.loc[:] += (t["p_mw"].astype(float) * step).groupby(t["bus"]).sum().reindex(
+            bus_index, fill_value=0.0)
+        q.loc[:] += (t["q_mvar"].astype(float) * step).groupby(t["bus"]).sum().reindex(
+            bus_index, fill_value=0.0)
+    return p.to_numpy(dtype=float), q.to_numpy(dtype=float)
+
+
+def _period_hours(time: xr.DataArray) -> FloatArray:
+    n = time.size
+    if n == 1 or not np.issubdtype(time.dtype, np.datetime64):
+        if n > 1:
+            logger.info("profile time coordinate is not datetime; periods weigh 1 h each")
+        return np.ones(n)
+    step_h = np.diff(time.values).astype("timedelta64[s]").astype(float) / 3600.0
+    if np.any(step_h <= 0):
+        raise InputError("profiles: the time coordinate must be strictly increasing; sort it "
+                         "and remove duplicate timestamps")
+    return np.append(step_h, step_h[-1])
+
+
+def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> BusDemand:
+    """Net consumption of every in-service bus, for one snapshot or for each profile period.
+
+    Parameters
+    ----------
+    net
+        pandapower network (not modified).
+    profiles
+        Optional Dataset with ``p_mw`` (and optionally ``q_mvar``) over dims ``(time, bus)``.
+
+    Returns
+    -------
+    BusDemand
+
+    Raises
+    ------
+    InputError
+        Missing ``p_mw``, wrong dims, unknown buses, or non-finite values.
+    """
+    bus_index = net.bus.index
+    if profiles is None:
+        p, q = _static_by_bus(net, bus_index, set())
+        return BusDemand(tuple(int(b) for b in bus_index), p[None, :], q[None, :], np.ones(1), ())
+    if "p_mw" not in profiles:
+        raise InputError(f"profiles: variable 'p_mw' missing (found {list(profiles.data_vars)}); "
+                         "provide net consumption p_mw over dims (time, bus)")
+    p_da = profiles["p_mw"]
+    if set(p_da.dims) != {"time", "bus"}:
+        raise InputError(f"profiles: p_mw has dims {p_da.dims}; expected ('time', 'bus')")
+    prof_buses = [int(b) for b in profiles["bus"].values]
+    unknown = sorted(set(prof_buses) - set(int(b) for b in bus_index))
+    if unknown:
+        raise InputError(f"profiles: buses {unknown[:10]} are not in the network "
+                         f"{net.name or '(unnamed)'} (bus indices {list(bus_index)[:10]}...); "
+                         "the 'bus' coordinate must hold pandapower bus indices")
+    p_prof = p_da.transpose("time", "bus").values.astype(float)
+    if "q_mvar" in profiles:
+        q_prof = profiles["q_mvar"].transpose("time", "bus").values.astype(float)
+    else:
+        tan_phi = _load_tan_phi(net, prof_buses)
+        q_prof = p_prof * tan_phi[None, :]
+        logger.info("profiles carry no q_mvar: reactive demand follows the static loads' power "
+                    "factor at each bus")
+    for label, arr in (("p_mw", p_prof), ("q_mvar", q_prof)):
+        bad = np.argwhere(~np.isfinite(arr))
+        if len(bad):
+            t, b = bad[0]
+            raise InputError(f"profiles: {label} is not finite at time index {t}, bus "
+                             f"{prof_buses[b]} ({len(bad)} values); fill or drop those periods")
+    excluded = set(prof_buses)
+    p_static, q_static = _static_by_bus(net, bus_index, excluded)
+    n_t = p_prof.shape[0]
+    p = np.tile(p_static, (n_t, 1))
+    q = np.tile(q_static, (n_t, 1))
+    pos = {int(b): i for i, b in enumerate(bus_index)}
+    cols = [pos[b] for b in prof_buses]
+    p[:, cols] += p_prof
+    q[:, cols] += q_prof
+    return BusDemand(tuple(int(b) for b in bus_index), p, q, _period_hours(profiles["time"]),
+                     tuple(prof_buses), p_prof, q_prof)
+
+
+def _load_tan_phi(net: pp.pandapowerNet, buses: list[int]) -> FloatArray:
+    loads = net.load[net.load["in_service"].astype(bool)]
+    p = loads.groupby("bus")["p_mw"].sum().reindex(buses, fill_value=0.0).to_numpy(dtype=float)
+    q = loads.groupby("bus")["q_mvar"].sum().reindex(buses, fill_value=0.0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(p) > 0, q / p, 0.0)
+
+
+def node_demand(bus_demand_: BusDemand, node_buses: tuple[tuple[int, ...], ...]
+                ) -> tuple[FloatArray, FloatArray]:
+    """Sum bus demand onto graph nodes: returns ``(p_mw, q_mvar)`` of shape ``(T, n_node)``."""
+    pos = {b: i for i, b in enumerate(bus_demand_.bus)}
+    n_t = bus_demand_.n_period
+    p = np.zeros((n_t, len(node_buses)))
+    q = np.zeros((n_t, len(node_buses)))
+    for n, buses in enumerate(node_buses):
+        cols = [pos[b] for b in buses]
+        p[:, n] = bus_demand_.p_mw[:, cols].sum(axis=1)
+        q[:, n] = bus_demand_.q_mvar[:, cols].sum(axis=1)
+    return p, q
