@@ -52,8 +52,10 @@ class ACOptions:
     ipopt
         Ipopt options.
     start
-        ``"flat"`` (va = 0, vm = 1 clipped to limits, generators at mid-range) or ``"case"``
-        (voltages and dispatch stored in the case).
+        ``"flat"`` (va = 0, vm = 1 clipped to limits, generators at mid-range), ``"case"``
+        (voltages and dispatch stored in the case) or ``"auto"``: flat, except that angles start
+        from the case when a transformer shifts the phase by 30 degrees or more (vector groups
+        such as Dyn5 in pandapower nets, where a zero-angle start is far from any solution).
     limit_screening
         Impose branch |S| and angle-difference limits lazily: solve with the limits found
         binding so far, add every limit at or above ``screening_threshold`` of its value at the
@@ -64,7 +66,7 @@ class ACOptions:
     """
 
     ipopt: IpoptOptions = field(default_factory=IpoptOptions)
-    start: str = "flat"
+    start: str = "auto"
     limit_screening: bool = True
     screening_threshold: float = 0.95
     max_screening_rounds: int = 8
@@ -373,6 +375,11 @@ class ACOPFProblem:
         gu[2 * nb + n_lim :] = finite(net.angmax_rad[lay.ang_branch], IPOPT_INF)
 
         x0 = np.zeros(lay.n_var)
+        if start == "auto":
+            large_shift = np.any(np.abs(net.shift_rad) >= np.deg2rad(30.0) - 1e-9)
+            start = "flat"
+            if large_shift:
+                x0[lay.va] = net.va0_rad - net.va0_rad[net.ref_bus]
         if start == "case":
             x0[lay.va] = net.va0_rad - net.va0_rad[net.ref_bus]
             x0[lay.vm] = np.clip(net.vm0_pu, net.vmin_pu, net.vmax_pu)
@@ -384,7 +391,7 @@ class ACOPFProblem:
             x0[lay.pg] = _midpoint(net.pmin_pu, net.pmax_pu)
             x0[lay.qg] = _midpoint(net.qmin_pu, net.qmax_pu)
         else:
-            raise ValueError(f"unknown start {start!r}; use 'flat' or 'case'")
+            raise ValueError(f"unknown start {start!r}; use 'auto', 'flat' or 'case'")
         x0 = np.clip(x0, xl, xu)
         return NLPBounds(x_lower=xl, x_upper=xu, g_lower=gl, g_upper=gu, x0=x0)
 

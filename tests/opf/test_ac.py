@@ -151,3 +151,18 @@ def test_result_dataset_round_trips_netcdf(tmp_path) -> None:
     assert back.attrs["status"] == "optimal"
     np.testing.assert_allclose(back["p_mw"].values, sol.pg_pu * 100)
     assert set(back.dims) == {"bus", "gen", "branch"}
+
+
+def test_vector_group_phase_shifts_solve_from_auto_start() -> None:
+    """150-degree transformer shifts (Dyn5): a zero-angle start is far from any solution."""
+    from gridopt.network.load import load_network
+    from gridopt.opf.ac import ACOptions
+    from gridopt.validate.acpf import check_ac
+    from tests.network.nets import tap_shift_net
+
+    loaded = load_network(tap_shift_net())
+    sol = solve_ac_opf(loaded.network, Objective.LOSSES)
+    assert sol.status is SolveStatus.OPTIMAL, sol.report.message
+    assert check_ac(loaded, sol).max_mismatch_mva < 1e-3
+    from_case = solve_ac_opf(loaded.network, Objective.LOSSES, ACOptions(start="case"))
+    assert from_case.objective == pytest.approx(sol.objective, rel=1e-6)
