@@ -98,7 +98,9 @@ class Storage:
     @property
     def energy_final_min_mwh(self) -> float:
         """Least stored energy allowed at the end of the horizon (defaults to the initial)."""
-        final = self.soc_initial_percent if self.soc_final_percent is None else self.soc_final_percent
+        final = self.soc_final_percent
+        if final is None:
+            final = self.soc_initial_percent
         return self.energy_capacity_mwh * final / 100.0
 
 
@@ -178,11 +180,14 @@ def validate_assets(assets: Assets, bus_ids: set[int], where: str) -> None:
     for group in (assets.storage, assets.pv, assets.flexible_load, assets.generator):
         for a in group:
             if a.name in seen:
-                raise InputError(f"{where}: asset name {a.name!r} is used twice; names must be unique")
+                raise InputError(
+                    f"{where}: asset name {a.name!r} is used twice; names must be unique"
+                )
             seen.add(a.name)
             if a.bus not in bus_ids:
                 raise InputError(
-                    f"{where}: asset {a.name!r} sits on bus {a.bus!r}, which is not an in-service bus "
+                    f"{where}: asset {a.name!r} sits on bus {a.bus!r}, which is not an in-service "
+                    "bus "
                     "of the network; use a pandapower bus index or bus name"
                 )
     for s in assets.storage:
@@ -239,7 +244,8 @@ def assets_from_net(net: pp.pandapowerNet) -> Assets:
         cap = _num(row, "max_e_mwh", math.nan)
         if not cap > 0:
             raise InputError(
-                f"pandapower storage {idx} ({row.get('name')!r}) has no positive max_e_mwh; set its "
+                f"pandapower storage {idx} ({row.get('name')!r}) has no positive max_e_mwh; "
+                "set its "
                 "energy capacity"
             )
         sn = _num(row, "sn_mva", 0.0)
@@ -385,7 +391,9 @@ def assets_from_toml(path: Path, bus_names: Mapping[str, int] | None = None) -> 
             where = f"asset file {path}, [[{kind}]] #{i + 1}"
             extra = set(entry) - allowed
             if extra:
-                raise InputError(f"{where}: unknown field(s) {sorted(extra)}; allowed: {sorted(allowed)}")
+                raise InputError(
+                    f"{where}: unknown field(s) {sorted(extra)}; allowed: {sorted(allowed)}"
+                )
             missing = required - set(entry)
             if missing:
                 raise InputError(f"{where}: missing field(s) {sorted(missing)}")
@@ -401,7 +409,8 @@ def assets_from_toml(path: Path, bus_names: Mapping[str, int] | None = None) -> 
         extra = set(doc["grid"]) - allowed
         if extra:
             raise InputError(
-                f"asset file {path}, [grid]: unknown field(s) {sorted(extra)}; allowed: {sorted(allowed)}"
+                f"asset file {path}, [grid]: unknown field(s) {sorted(extra)}; "
+                f"allowed: {sorted(allowed)}"
             )
         grid = GridConnection(**{k: float(v) for k, v in doc["grid"].items()})
     return Assets(
@@ -414,7 +423,7 @@ def assets_from_toml(path: Path, bus_names: Mapping[str, int] | None = None) -> 
 
 
 def merge_assets(base: Assets, override: Assets) -> Assets:
-    """Combine two declarations; assets of ``override`` replace those of ``base`` with the same name.
+    """Combine two declarations; assets of ``override`` replace same-named ones of ``base``.
 
     The grid connection of ``override`` wins unless it is the unlimited default.
     """

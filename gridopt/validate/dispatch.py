@@ -226,12 +226,15 @@ def ac_violations(
     out: list[Violation] = []
     labels = [str(t) for t in times]
     for t in np.flatnonzero(~check.converged):
-        out.append(Violation("not_converged", "ac", int(t), labels[t], "network", math.nan, math.nan))
+        out.append(
+            Violation("not_converged", "ac", int(t), labels[t], "network", math.nan, math.nan)
+        )
     vm = check.vm_pu
     with np.errstate(invalid="ignore"):
         low = vm < grid.vmin_pu[None, :] - voltage_tolerance_pu
         high = vm > grid.vmax_pu[None, :] + voltage_tolerance_pu
-        over = check.loading_percent > check.max_loading_percent[None, :] + loading_tolerance_percent
+        limit = check.max_loading_percent[None, :] + loading_tolerance_percent
+        over = check.loading_percent > limit
     for t, n in np.argwhere(low):
         out.append(Violation("voltage_low", "ac", int(t), labels[t], f"bus {grid.bus_id[n]}",
                              float(vm[t, n]), float(grid.vmin_pu[n])))

@@ -13,27 +13,36 @@ network re-solves without rebuilding: only mutable parameters change.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandapower as pp
 import xarray as xr
 
-from gridopt.errors import InfeasibleError, SolverError
-from gridopt.opf.assets import Assets, assets_from_net, validate_assets
+from gridopt.errors import InfeasibleError, InputError, SolverError
+from gridopt.opf.assets import (
+    Assets,
+    assets_from_net,
+    assets_from_toml,
+    merge_assets,
+    validate_assets,
+)
 from gridopt.opf.dispatch.grid import DispatchGrid, grid_from_pandapower
 from gridopt.opf.dispatch.inputs import DispatchInputs, inputs_from_forecast
 from gridopt.opf.dispatch.model import (
     DispatchModel,
-    build_dispatch_model,
     add_tangents,
+    build_dispatch_model,
+    seed_tangents,
     set_inputs,
     set_linearisation_point,
 )
-from gridopt.opf.dispatch.options import GridModel
-from gridopt.opf.dispatch.options import DispatchOptions
+from gridopt.opf.dispatch.options import DispatchOptions, GridModel
 from gridopt.opf.dispatch.solution import Setpoints, baseline_setpoints, read_setpoints
 from gridopt.solvers.highs import HighsOptions, HighsSolver
 from gridopt.solvers.status import SolveStatus
@@ -187,8 +196,6 @@ class Dispatcher:
         if inputs.n_periods != dm.n_periods or not np.isclose(
             inputs.period_hours, dm.period_hours
         ):
-            from gridopt.errors import InputError
-
             raise InputError(
                 f"{where}: {inputs.n_periods} periods of {inputs.period_hours:g} h, but the "
                 f"dispatch was built for {dm.n_periods} periods of {dm.period_hours:g} h"
@@ -204,9 +211,7 @@ class Dispatcher:
         point = base_ac.operating_point()
         set_linearisation_point(dm, point)
         if self._solves == 0:
-            rows = []
-            for scale in sorted(set(opts.seed_scales) | {1.0}):
-                rows += add_tangents(dm, point, scale=scale)
+            rows = seed_tangents(dm, point)
         else:  # tangents of earlier forecasts stay valid; add one at this baseline
             rows = add_tangents(dm, point)
         self._pyomo_solver.add_constraints(rows)
@@ -222,6 +227,10 @@ class Dispatcher:
         it = 0
         for it in range(1, opts.max_iterations + 1):
             tick = time.perf_counter()
+            if self._solves == 0 and it == 1:
+                # The first solve after loading does not push parameter changes made since
+                # the load (observed with pyomo 6.10's HiGHS interface); push them here.
+                self._pyomo_solver.update_parameters()
             outcome = self.solver.solve(dm.model, load_duals=True, duals_of=balance_rows)
             solve_s += time.perf_counter() - tick
             status = outcome.report.status
@@ -375,6 +384,9 @@ def _assemble(
         "loading_baseline_percent": tv(base_ac.loading_percent, "branch", "%",
                                        "loading, no flexibility (AC)"),
         "storage_p_mw": tv(sp.storage_p_mw, "storage", "MW", "discharge minus charge"),
+        "storage_charge_mw": tv(sp.p_charge_mw, "storage", "MW", "charging power (AC side)"),
+        "storage_discharge_mw": tv(sp.p_discharge_mw, "storage", "MW",
+                                   "discharging power (AC side)"),
         "storage_q_mvar": tv(sp.q_storage_mvar, "storage", "Mvar", "reactive output"),
         "soc_mwh": tv(sp.energy_mwh, "storage", "MWh", "stored energy at the end of the period"),
         "soc_percent": tv(100.0 * sp.energy_mwh / np.where(cap > 0, cap, 1.0)[None, :],
@@ -456,3 +468,61 @@ def dispatch(
     )
     dispatcher = Dispatcher(net, inputs.n_periods, inputs.period_hours, assets, options, name)
     return dispatcher.solve(forecast)
+
+
+def read_forecast(path: Path) -> xr.Dataset:
+    """Read a ``(time, bus)`` forecast from NetCDF (loaded into memory, file closed).
+
+    Raises
+    ------
+    InputError
+        If the file is missing or not a readable NetCDF file.
+    """
+    if not Path(path).is_file():
+        raise InputError(f"forecast file {path} not found; check the --forecast path")
+    try:
+        with xr.open_dataset(path) as ds:
+            return ds.load()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"forecast file {path} is not a readable NetCDF file: {exc}") from exc
+
+
+def write_dataset_atomic(ds: xr.Dataset, path: Path) -> None:
+    """Write ``ds`` as NetCDF to a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def dispatch_files(
+    network: str | Path | pp.pandapowerNet,
+    forecast_path: Path,
+    assets_path: Path | None = None,
+    options: DispatchOptions | None = None,
+    out_path: Path | None = None,
+) -> DispatchResult:
+    """Dispatch a network (any :func:`gridopt.network.load.load_network` spec) for a forecast file.
+
+    Assets are those declared in the net, overridden and extended by the TOML file when given.
+    With ``out_path`` the result dataset is written there atomically.
+    """
+    from gridopt.network.load import load_network
+
+    loaded = load_network(network)
+    net = loaded.pandapower_net()
+    forecast = read_forecast(Path(forecast_path))
+    assets = assets_from_net(net)
+    if assets_path is not None:
+        names = {str(n): int(i) for i, n in net.bus.name.items() if n is not None}
+        assets = merge_assets(assets, assets_from_toml(Path(assets_path), names))
+    result = dispatch(net, forecast, assets, options, name=loaded.name)
+    if out_path is not None:
+        write_dataset_atomic(result.dataset, Path(out_path))
+    return result

@@ -33,11 +33,14 @@ def feeder_net(with_storage: bool = True) -> pp.pandapowerNet:
     """case33bw with three curtailable PV systems and one 0.5 MW / 2 MWh battery at bus 17."""
     net = pn.case33bw()
     for bus, p_mw in PV_BUSES_MW.items():
+        q_max = 0.45 * p_mw  # sqrt(1.1**2 - 1) of the rating
         pp.create_sgen(net, bus, p_mw=p_mw, q_mvar=0.0, sn_mva=1.1 * p_mw, name=f"pv-{bus}",
-                       controllable=True)
+                       controllable=True, min_p_mw=0.0, max_p_mw=p_mw, min_q_mvar=-q_max,
+                       max_q_mvar=q_max)
     if with_storage:
         pp.create_storage(net, 17, p_mw=0.0, max_e_mwh=2.0, sn_mva=0.6, soc_percent=50.0,
-                          min_e_mwh=0.2, max_p_mw=0.5, min_p_mw=-0.5, name="bess-17")
+                          min_e_mwh=0.2, max_p_mw=0.5, min_p_mw=-0.5, min_q_mvar=-0.3,
+                          max_q_mvar=0.3, name="bess-17", controllable=True)
     return net
 
 

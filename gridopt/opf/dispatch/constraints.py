@@ -146,7 +146,9 @@ def add_loss_cuts(
     return component
 
 
-def declare_storage(m: pyo.ConcreteModel, storage: tuple[Storage, ...], period_hours: float) -> None:
+def declare_storage(
+    m: pyo.ConcreteModel, storage: tuple[Storage, ...], period_hours: float
+) -> None:
     r"""Storage power, energy balance and state-of-charge limits.
 
     .. math::
@@ -276,7 +278,9 @@ def declare_flexible_load(
     )
 
 
-def declare_generators(m: pyo.ConcreteModel, generators: tuple[Generator, ...], with_q: bool) -> None:
+def declare_generators(
+    m: pyo.ConcreteModel, generators: tuple[Generator, ...], with_q: bool
+) -> None:
     """Dispatchable generators: ``p_min <= p_gen <= p_max`` and ``q_min <= q_gen <= q_max``."""
     m.G = pyo.RangeSet(0, len(generators) - 1) if generators else pyo.Set(initialize=[])
     m.p_gen = pyo.Var(

@@ -127,7 +127,7 @@ def _n_components(grid: DispatchGrid) -> int:
 
 
 def _ro(values: object, dtype: type = np.float64) -> np.ndarray:
-    arr = np.array(values, dtype=dtype)
+    arr: np.ndarray = np.array(values, dtype=dtype)
     arr.flags.writeable = False
     return arr
 
@@ -241,7 +241,10 @@ def grid_from_pandapower(net: pp.pandapowerNet, name: str = "network") -> Dispat
         name=name,
         base_mva=base,
         bus_id=_ro(bus_ids, np.int64),
-        bus_name=tuple(str(n) if n is not None else str(i) for i, n in zip(bus_ids, bus.name, strict=True)),
+        bus_name=tuple(
+            str(n) if n is not None else str(i)
+            for i, n in zip(bus_ids, bus.name, strict=True)
+        ),
         slack_bus=pos_of[slack_id],
         v_slack_pu=float(eg.iloc[0].vm_pu),
         vmin_pu=_ro(_col(bus, "min_vm_pu", DEFAULT_VMIN_PU)),

@@ -118,7 +118,8 @@ def _on_buses(
             f"{da['bus'].values[b]!r} ({len(bad)} values in all); fill the gaps before dispatching"
         )
     out = np.zeros((values.shape[0], n_bus))
-    np.add.at(out, (slice(None), pos), values)
+    for k, b in enumerate(pos):
+        out[:, b] += values[:, k]
     return out
 
 
@@ -159,7 +160,10 @@ def inputs_from_forecast(
         for b in np.unique(asset_pos):
             members = np.flatnonzero(asset_pos == b)
             rated = np.array([assets.pv[i].p_rated_mw for i in members], dtype=float)
-            share = rated / rated.sum() if rated.sum() > 0 else np.full(len(members), 1 / len(members))
+            if rated.sum() > 0:
+                share = rated / rated.sum()
+            else:
+                share = np.full(len(members), 1 / len(members))
             pv_avail[:, members] = pv_bus[:, [b]] * share[None, :]
             pv_bus[:, b] = 0.0
         uncontrolled = pv_bus.sum()

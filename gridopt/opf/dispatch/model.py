@@ -12,7 +12,7 @@ Each branch's series loss ``f(P, Q) = r (P^2 + Q^2) / (S_base |V_from|^2)`` is c
 bounds the loss variable from below by tangents of ``f`` (see
 :func:`~gridopt.opf.dispatch.constraints.add_loss_cuts`):
 
-1. *seed*: tangents at multiples (``DispatchOptions.seed_scales``) of the AC operating point of
+1. *seed*: tangents at and around (:func:`seed_tangents`) the AC operating point of
    the baseline (no flexibility), a piecewise-linear start that already prices the curvature;
 2. *refresh*: after each LP solve the dispatch is run through an AC power flow of every period
    and a new tangent is placed at the AC point, anchored at the AC branch loss (loss factors
@@ -201,7 +201,9 @@ def build_dispatch_model(
     if with_q:
         C.declare_voltage_limits(m, grid)
     C.declare_thermal_limits(m, grid, with_q)
-    declare_objective(m, assets, options, period_hours, with_voltage=with_q, with_losses=with_losses)
+    declare_objective(
+        m, assets, options, period_hours, with_voltage=with_q, with_losses=with_losses
+    )
     return DispatchModel(
         model=m,
         grid=grid,
@@ -265,11 +267,49 @@ def tangent_coefficients(
     return a, 2.0 * q_mvar / base_mva, -(p_mw**2 + q_mvar**2) / base_mva
 
 
-def add_tangents(dm: DispatchModel, point: OperatingPoint, scale: float = 1.0) -> list[ConstraintData]:
-    """Add tangents of ``g`` at ``scale`` times the operating point's flows; return the rows."""
-    p = point.p_from_mw * scale
-    q = point.q_from_mvar * scale if dm.with_q else None
+def add_tangents(dm: DispatchModel, point: OperatingPoint) -> list[ConstraintData]:
+    """Add tangents of ``g`` at the operating point's flows; return the new rows."""
+    return _add_tangents_at(dm, point.p_from_mw, point.q_from_mvar if dm.with_q else None)
+
+
+def seed_tangents(dm: DispatchModel, point: OperatingPoint) -> list[ConstraintData]:
+    """Add the starting piecewise-linear approximation of ``g`` around ``point``.
+
+    Tangents at multiples ``DispatchOptions.seed_scales`` of the point's flows and, per
+    branch, on circles of radius
+    ``fraction * max_t |S_0|`` (``DispatchOptions.seed_radii``) in ``seed_directions``
+    directions of the ``(P, Q)`` plane (``+-`` radius in P for the DC model), so that the
+    first LP already sees the loss grow in every direction and cannot move flows "sideways"
+    of a single tangent for free.
+    """
+    opts = dm.options
+    rows: list[ConstraintData] = []
+    for scale in opts.seed_scales:
+        rows += _add_tangents_at(
+            dm, scale * point.p_from_mw, scale * point.q_from_mvar if dm.with_q else None
+        )
+    if dm.with_q:
+        s_max = np.max(np.hypot(point.p_from_mw, point.q_from_mvar), axis=0)
+        angles = [2 * np.pi * k / opts.seed_directions for k in range(opts.seed_directions)]
+    else:
+        s_max = np.max(np.abs(point.p_from_mw), axis=0)
+        angles = [0.0, np.pi]
+    ones = np.ones((dm.n_periods, 1))
+    for fraction in opts.seed_radii:
+        radius = ones * (fraction * s_max)[None, :]
+        for phi in angles:
+            q = radius * np.sin(phi) if dm.with_q else None
+            rows += _add_tangents_at(dm, radius * np.cos(phi), q)
+    return rows
+
+
+def _add_tangents_at(
+    dm: DispatchModel, p: FloatArray, q: FloatArray | None
+) -> list[ConstraintData]:
     a, b, c = tangent_coefficients(dm.grid.base_mva, p, q)
+    a = np.where(np.abs(a) < 1e-9, 0.0, a)
+    if b is not None:
+        b = np.where(np.abs(b) < 1e-9, 0.0, b)
     name = f"loss_tangents_{len(dm.tangent_names)}"
     component = C.add_loss_cuts(dm.model, name, a, b, c)
     dm.tangent_names.append(name)

@@ -42,9 +42,12 @@ class DispatchOptions:
     loss_tolerance
         The linearisation has settled when the model's total losses agree with the AC losses
         and with the previous round's AC losses within this relative tolerance.
-    seed_scales
-        Multiples of the baseline branch flows where the initial loss tangents are placed
-        (piecewise-linear start of the successive linearisation).
+    seed_scales, seed_radii, seed_directions
+        Where the initial loss tangents go (piecewise-linear start of the successive
+        linearisation): at these multiples of the baseline flows, and on circles of these
+        fractions of each branch's largest baseline flow,
+        in this many directions of the (P, Q) plane (see
+        :func:`gridopt.opf.dispatch.model.seed_tangents`).
     slack_tolerance
         Slack below this (pu² or MVA) counts as no violation.
     threads
@@ -63,9 +66,11 @@ class DispatchOptions:
     cycling_penalty_per_mwh: float = 0.005
     voltage_slack_penalty: float = 1.0e3
     thermal_slack_penalty_per_mvah: float = 1.0e2
-    max_iterations: int = 8
+    max_iterations: int = 12
     loss_tolerance: float = 0.005
-    seed_scales: tuple[float, ...] = (-1.0, -0.5, 0.5, 1.0, 1.5)
+    seed_scales: tuple[float, ...] = (1.0, 0.5, 0.25)
+    seed_radii: tuple[float, ...] = (0.5, 1.0)
+    seed_directions: int = 8
     slack_tolerance: float = 1.0e-5
     threads: int | None = 1
     fast_refresh: bool = True

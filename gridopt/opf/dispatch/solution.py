@@ -63,8 +63,8 @@ def var_array(component: pyo.Var | pyo.Param, n_elements: int, n_periods: int) -
 
 def _on_buses(values: FloatArray, positions: list[int], n_bus: int) -> FloatArray:
     out = np.zeros((values.shape[0], n_bus))
-    if positions:
-        np.add.at(out, (slice(None), np.asarray(positions)), values)
+    for k, b in enumerate(positions):
+        out[:, b] += values[:, k]
     return out
 
 
