@@ -2,7 +2,8 @@
 
 Profiles are an :class:`xarray.Dataset` with dims ``(time, bus)`` (``bus`` = pandapower bus
 indices), variable ``p_mw`` and optionally ``q_mvar``: the **net consumption** at each listed bus
-(consumption minus production, MW / Mvar). At a listed bus they replace every ``load``, ``sgen``
+(consumption minus production, MW / Mvar; a ``pv_p_mw`` variable, as in the dispatch forecast
+contract, is subtracted from ``p_mw``). At a listed bus they replace every ``load``, ``sgen``
 and ``storage`` of the net; buses not listed keep their static elements. Without ``q_mvar`` the
 reactive demand follows the power factor of the bus's static loads (0 where it has none).
 Non-slack ``gen`` entries inject their ``p_mw`` (their reactive output is unknown to the MILP and
@@ -146,6 +147,10 @@ def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> Bus
                          f"{net.name or '(unnamed)'} (bus indices {list(bus_index)[:10]}...); "
                          "the 'bus' coordinate must hold pandapower bus indices")
     p_prof = p_da.transpose("time", "bus").values.astype(float)
+    if "pv_p_mw" in profiles:
+        # the dispatch forecast contract: PV production listed apart, all of it used here
+        p_prof = p_prof - profiles["pv_p_mw"].transpose("time", "bus").values.astype(float)
+        logger.info("profiles: pv_p_mw subtracted from p_mw (no curtailment when reconfiguring)")
     if "q_mvar" in profiles:
         q_prof = profiles["q_mvar"].transpose("time", "bus").values.astype(float)
     else:
@@ -168,8 +173,11 @@ def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> Bus
     cols = [pos[b] for b in prof_buses]
     p[:, cols] += p_prof
     q[:, cols] += q_prof
-    return BusDemand(tuple(int(b) for b in bus_index), p, q, _period_hours(profiles["time"]),
-                     tuple(prof_buses), p_prof, q_prof)
+    hours = _period_hours(profiles["time"])
+    if n_t == 1 and "period_hours" in profiles.attrs:
+        hours = np.array([float(profiles.attrs["period_hours"])])
+    return BusDemand(tuple(int(b) for b in bus_index), p, q, hours, tuple(prof_buses), p_prof,
+                     q_prof)
 
 
 def _load_tan_phi(net: pp.pandapowerNet, buses: list[int]) -> FloatArray:

@@ -144,6 +144,9 @@ def declare_radiality(m: pyo.ConcreteModel, graph: SwitchingGraph) -> None:
     roots = set(int(r) for r in graph.root_nodes)
     sw = [e for e in range(graph.n_edge) if graph.switchable[e]]
     m.alpha = pyo.Var(sw, domain=pyo.Binary)
+    for e in sw:
+        if graph.must_close[e]:  # bridges: closed in every spanning tree
+            m.alpha[e].fix(1)
     m.k = pyo.Var(range(graph.n_edge), bounds=(-n, n))
     m.tree_count = pyo.Constraint(
         expr=sum(m.alpha[e] for e in sw) == graph.n_tree_edges() - int((~graph.switchable).sum())

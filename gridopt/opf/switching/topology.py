@@ -113,6 +113,9 @@ class SwitchingGraph:
         through ``in_service``).
     unsupplied_buses
         In-service buses no supply can reach (they carry neither demand nor generation).
+    must_close
+        Switchable edges that are bridges of the graph (with the supplies joined): every radial
+        configuration closes them, so the MILP fixes them instead of branching on them.
     """
 
     name: str
@@ -133,6 +136,7 @@ class SwitchingGraph:
     closed0: BoolArray
     edge_switches: tuple[tuple[int, ...], ...]
     unsupplied_buses: tuple[int, ...]
+    must_close: BoolArray
 
     @property
     def n_node(self) -> int:
@@ -439,12 +443,32 @@ def build_switching_graph(
         closed0=_ro(np.array(sel(closed_flags), dtype=bool)),
         edge_switches=tuple(sel(sw_lists)),  # type: ignore[arg-type]
         unsupplied_buses=tuple(unsupplied),
+        must_close=_ro(_bridges(n_node, e_from, e_to, np.array(roots, dtype=np.int64))),
     )
     _check_radialisable(graph)
     if unsupplied:
         logger.info("network %s: buses %s cannot be supplied (no load, no generation); they stay "
                     "de-energised", name, unsupplied)
     return graph
+
+
+def _bridges(n_node: int, e_from: IntArray, e_to: IntArray, roots: IntArray) -> BoolArray:
+    """Edges whose removal disconnects a node from the supplies (virtual super-root joined)."""
+    import networkx as nx
+
+    g = nx.MultiGraph()
+    g.add_nodes_from(range(n_node + 1))
+    for r in roots:
+        g.add_edge(n_node, int(r), key=-1)
+    for e, (a, b) in enumerate(zip(e_from.tolist(), e_to.tolist(), strict=True)):
+        g.add_edge(a, b, key=e)
+    simple = nx.Graph(g)
+    bridge_pairs = {frozenset(p) for p in nx.bridges(simple)}
+    out = np.zeros(len(e_from), dtype=bool)
+    for e, (a, b) in enumerate(zip(e_from.tolist(), e_to.tolist(), strict=True)):
+        if a != b and frozenset((a, b)) in bridge_pairs and g.number_of_edges(a, b) == 1:
+            out[e] = True
+    return out
 
 
 def _ro(a: np.ndarray) -> np.ndarray:

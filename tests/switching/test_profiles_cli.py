@@ -1,0 +1,102 @@
+"""Multi-period profiles and the ``gridopt reconfigure`` command (own argparse parser)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+import pytest
+import xarray as xr
+
+from gridopt.cli import reconfigure as cli
+from gridopt.opf.switching import reconfigure
+from tests.switching.conftest import random_meshed_net
+
+
+def profiles_for(net: pp.pandapowerNet, factors: list[float]) -> xr.Dataset:
+    loads = net.load.groupby("bus")[["p_mw", "q_mvar"]].sum()
+    time = pd.date_range("2024-01-01", periods=len(factors), freq="30min")
+    f = np.asarray(factors)[:, None]
+    return xr.Dataset(
+        {"p_mw": (("time", "bus"), f * loads["p_mw"].to_numpy()[None, :]),
+         "q_mvar": (("time", "bus"), f * loads["q_mvar"].to_numpy()[None, :])},
+        coords={"time": time, "bus": loads.index.to_numpy()},
+    )
+
+
+def test_constant_profile_equals_snapshot() -> None:
+    net = random_meshed_net(5)
+    snap = reconfigure(net)
+    multi = reconfigure(net, profiles_for(net, [1.0, 1.0, 1.0]))
+    assert np.array_equal(multi.closed, snap.closed)
+    # three half-hour periods: 1.5 h of the snapshot's losses
+    assert multi.after.losses_mwh == pytest.approx(1.5 * snap.after.losses_mwh, rel=1e-6)
+    assert multi.losses_kw_after == pytest.approx(snap.losses_kw_after, rel=1e-6)
+
+
+def test_profile_energy_not_worse_than_any_period_optimum() -> None:
+    """The horizon optimum is no worse over the horizon than each single-period optimum."""
+    net = random_meshed_net(7)
+    factors = [0.3, 1.0, 1.6]
+    multi = reconfigure(net, profiles_for(net, factors))
+    assert multi.radial
+    for f in factors:
+        single = reconfigure(net, profiles_for(net, [f]))
+        ev = multi.after.losses_mwh
+        # evaluate the single-period optimum over the whole horizon with the same evaluator
+        from gridopt.opf.switching.acsearch import ACEvaluator
+        from gridopt.opf.switching.demand import bus_demand
+
+        other = ACEvaluator(net, multi.graph, bus_demand(net, profiles_for(net, factors)))
+        assert ev <= other.evaluate(single.closed).losses_mwh * (1 + 1e-9)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridopt")
+    cli.register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def test_cli_json_with_json_network_and_profiles(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    net = random_meshed_net(2)
+    net_path = tmp_path / "net.json"
+    pp.to_json(net, str(net_path))
+    prof_path = tmp_path / "profiles.nc"
+    profiles_for(net, [0.5, 1.0]).to_netcdf(prof_path)
+    args = _parser().parse_args(["reconfigure", str(net_path), "--profiles", str(prof_path),
+                                 "--json"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("open_lines", "open_switches", "losses_kw_before", "losses_kw_after",
+                "vmin_pu_before", "vmin_pu_after", "radial", "seconds"):
+        assert key in out
+    assert out["radial"] is True
+    assert out["periods"] == 2
+    assert out["losses_kw_after"] <= out["losses_kw_before"] + 1e-9
+
+
+def test_cli_bad_input_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = random_meshed_net(2)
+    island = pp.create_bus(net, vn_kv=12.66)
+    pp.create_load(net, island, p_mw=0.2)
+    net_path = tmp_path / "island.json"
+    pp.to_json(net, str(net_path))
+    args = _parser().parse_args(["reconfigure", str(net_path), "--json"])
+    assert args.func(args) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "error"
+    assert "island without supply" in out["message"]
+
+
+def test_cli_missing_profiles_exit_2(tmp_path: Path) -> None:
+    net = random_meshed_net(2)
+    net_path = tmp_path / "net.json"
+    pp.to_json(net, str(net_path))
+    args = _parser().parse_args(["reconfigure", str(net_path), "--profiles",
+                                 str(tmp_path / "nope.nc")])
+    assert args.func(args) == 2
