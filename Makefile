@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all lint bench bench-all clean
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_acopf.py
+	$(BIN)/python benchmarks/collect.py
+
+bench-all: install
+	$(BIN)/python benchmarks/bench_acopf.py
+	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/collect.py
 
 clean:
 	rm -rf build $(VENV) gridopt/_ext/*.so gridopt/_ext/*.c ext/*.c
