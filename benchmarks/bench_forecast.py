@@ -38,15 +38,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _forecast_data import (  # noqa: E402
+from _forecast_data import (
     CITYLEARN_LATITUDE_DEG,
     CITYLEARN_LONGITUDE_DEG,
     load_citylearn,
     load_vic,
 )
 
-from gridopt.forecast import Aggregate, ForecastOptions, Target, backtest  # noqa: E402
-from gridopt.forecast import metrics as fm  # noqa: E402
+from gridopt.forecast import Aggregate, ForecastOptions, Target, backtest
+from gridopt.forecast import metrics as fm
 
 
 def _skforecast_backtest(
@@ -197,7 +197,10 @@ def bench_citylearn(threads: int) -> dict[str, Any]:
     tz = str(data.attrs["tz"])
     test_start, test_end = "2023-05-01", "2023-07-30"
     out: dict[str, Any] = {
-        "case": f"citylearn2022, 17 homes, hourly day-ahead, origins {test_start}..{test_end} 00:00 local",
+        "case": (
+            f"citylearn2022, 17 homes, hourly day-ahead, origins {test_start}..{test_end} "
+            "00:00 local"
+        ),
         "unit": "kWh per hour",
     }
     index = pd.DatetimeIndex(data["time"].values)
@@ -289,10 +292,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"- Target MAE below the best skforecast model ({best_sk:.1f} MW): "
-            f"gridopt {m['gridopt']['mae']:.1f} MW -> **{'met' if m['gridopt']['mae'] < best_sk else 'NOT met'}**.",
+            f"gridopt {m['gridopt']['mae']:.1f} MW -> "
+            f"**{'met' if m['gridopt']['mae'] < best_sk else 'NOT met'}**.",
             f"- Target P10-P90 coverage in [0.72, 0.88]: {cov:.3f} -> "
             f"**{'met' if 0.72 <= cov <= 0.88 else 'NOT met'}**.",
-            f"- Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["timings"].items()) + ".",
+            "- Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["timings"].items()) + ".",
             "",
         ]
     if "citylearn" in results:
@@ -301,7 +305,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             t = r[target]
             m = t["metrics"]
             lines += [
-                f"### {r['case']}: {target} ({r['unit']}, {t['n_origins']} origins x 24 h x {t['series']} homes)",
+                f"### {r['case']}: {target} ({r['unit']}, {t['n_origins']} origins x 24 h x "
+                f"{t['series']} homes)",
                 "",
                 head,
                 rule,
@@ -315,7 +320,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                 lines += [
                     f"- Target MAE at least 15 % below the better seasonal naive ({naive:.4f}): "
                     f"{100 * gain:.1f} % below -> **{'met' if gain >= 0.15 else 'NOT met'}**.",
-                    f"- Target MAE below skforecast LightGBM ({m['skforecast_lightgbm']['mae']:.4f}): "
+                    "- Target MAE below skforecast LightGBM "
+                    f"({m['skforecast_lightgbm']['mae']:.4f}): "
                     f"**{'met' if g < m['skforecast_lightgbm']['mae'] else 'NOT met'}**.",
                 ]
             else:

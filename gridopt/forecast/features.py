@@ -7,7 +7,10 @@ are the last rows (the conformal calibration relies on it).
 
 The target and all level features are divided by a per-(origin, series) scale, the mean absolute
 value of the series over the ``history_days`` before the origin. One model then serves homes of
-1 kW and feeders of 1 MW alike (a *global* model); forecasts are multiplied back.
+1 kW and feeders of 1 MW alike (a *global* model); forecasts are multiplied back. For PV
+production the scale of each row is the clear-sky envelope instead: the highest output at the
+same time of day over the last ``history_days`` days (floored at 10 % of the series level), so the
+model forecasts a clear-sky index.
 
 Features (``feature_names`` lists them in column order):
 
@@ -41,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from gridopt.errors import InputError
-from gridopt.forecast.options import ForecastOptions
+from gridopt.forecast.options import ForecastOptions, Target
 
 CALENDAR_FEATURES = ("hour", "weekday", "holiday", "doy_sin", "doy_cos")
 LAG_FEATURES = (
@@ -316,6 +319,13 @@ def build_features(
         prof_max = np.nanmax(prof, axis=1)
         prof_min = np.nanmin(prof, axis=1)
         prof_std = np.nanstd(prof, axis=1)
+    series_scale = scale
+    if options.target is Target.PRODUCTION:
+        # PV: normalise by the clear-sky envelope of this time of day (the best output of the
+        # last days), floored at 10 % of the series level: the target becomes a clear-sky index
+        # that weather explains the same way at every hour and season
+        envelope = np.where(np.isfinite(prof_max), prof_max, 0.0)
+        scale = np.where(np.isfinite(scale), np.maximum(envelope, 0.1 * scale), np.nan)
     last = _take(values, o - 1, s)
 
     cal = calendar_features(time, tz, options.country, options.subdivision)
@@ -330,7 +340,7 @@ def build_features(
         last / scale,
         day_mean[pair_pos] / scale,
         day_std[pair_pos] / scale,
-        np.log(scale),
+        np.log(series_scale),
     ]
     if weather is not None:
         lag_inside = lag_day_idx >= 0

@@ -59,7 +59,10 @@ class ForecastOptions:
     history_days
         Days of recent history turned into lag and rolling features.
     max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization
-        Gradient boosting settings of the global model (one model per quantile).
+        Gradient boosting settings of the global model (one model per quantile). ``None`` leaves
+        and leaf sizes take the target's default (:meth:`tree_size`): 31 leaves of at least 40
+        rows, and for PV production 15 leaves of at least 200 rows (day-to-day PV is mostly
+        noise around the clear-sky envelope; smaller trees overfit it and lose to persistence).
     calibration
         ``"conformal"`` widens or narrows the P10/P90 band so that the calibration tail of the
         training data has the nominal coverage (conformalised quantile regression);
@@ -84,8 +87,8 @@ class ForecastOptions:
     history_days: int = 7
     max_iter: int = 300
     learning_rate: float = 0.05
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
+    max_leaf_nodes: int | None = None
+    min_samples_leaf: int | None = None
     l2_regularization: float = 1.0
     calibration: str = "conformal"
     calibration_fraction: float = 0.3
@@ -114,6 +117,14 @@ class ForecastOptions:
             raise InputError("give both latitude and longitude for solar geometry, or neither")
         if self.latitude_deg is not None and not -90.0 <= self.latitude_deg <= 90.0:
             raise InputError(f"latitude {self.latitude_deg} is outside [-90, 90] degrees")
+
+    def tree_size(self) -> tuple[int, int]:
+        """``(max_leaf_nodes, min_samples_leaf)`` after applying the per-target defaults."""
+        leaves, leaf_rows = (15, 200) if self.target is Target.PRODUCTION else (31, 40)
+        return (
+            self.max_leaf_nodes if self.max_leaf_nodes is not None else leaves,
+            self.min_samples_leaf if self.min_samples_leaf is not None else leaf_rows,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the options as JSON-safe values (enums as their strings)."""

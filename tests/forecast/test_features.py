@@ -34,8 +34,14 @@ def test_features_use_no_value_at_or_after_the_origin(homes) -> None:
     for origin in origins[::5]:
         scrambled = values.copy()
         scrambled[origin:] = rng.uniform(0, 50, size=scrambled[origin:].shape)
-        again = build_features(values=scrambled, time=time, origins=np.array([origin]),
-                               options=options, interval_s=3600, tz=TZ)
+        again = build_features(
+            values=scrambled,
+            time=time,
+            origins=np.array([origin]),
+            options=options,
+            interval_s=3600,
+            tz=TZ,
+        )
         rows = base.origin == origin
         np.testing.assert_array_equal(again.X, base.X[rows])
         assert not np.allclose(again.y, base.y[rows])  # the targets did change
@@ -66,7 +72,9 @@ def test_calendar_is_local_with_holidays_across_dst() -> None:
     hours = cal[:, 0]
     assert hours[0] == 0.0  # 2014-10-04 14:00 UTC = 2014-10-05 00:00 AEST
     assert hours[1] == 1.0 and hours[2] == 3.0  # 02:00 does not exist
-    christmas = pd.date_range("2014-12-24T13:00", periods=24, freq="h").values.astype("datetime64[ns]")
+    christmas = pd.date_range("2014-12-24T13:00", periods=24, freq="h").values.astype(
+        "datetime64[ns]"
+    )
     assert np.all(calendar_features(christmas, "Australia/Melbourne", "AU", "VIC")[:, 2] == 1.0)
     assert np.all(calendar_features(christmas, "Australia/Melbourne", None)[:, 2] == 0.0)
     with pytest.raises(InputError, match="country"):
@@ -88,10 +96,18 @@ def test_solar_zenith_against_known_positions() -> None:
     # June solstice noon at latitude 23.44 N: overhead; at 60 N the zenith is ~36.6 degrees
     solstice = np.array(["2023-06-21T12:02"], dtype="datetime64[ns]")
     assert cos_solar_zenith(solstice, 23.44, 0.0)[0] > 0.999
-    assert cos_solar_zenith(solstice, 60.0, 0.0)[0] == pytest.approx(np.cos(np.radians(36.56)), abs=0.01)
+    assert cos_solar_zenith(solstice, 60.0, 0.0)[0] == pytest.approx(
+        np.cos(np.radians(36.56)), abs=0.01
+    )
     # midnight is dark; Fontana (UTC-8) local noon is bright
-    assert cos_solar_zenith(np.array(["2023-06-21T00:00"], dtype="datetime64[ns]"), 51.5, 0.0)[0] == 0.0
-    assert cos_solar_zenith(np.array(["2023-06-21T20:00"], dtype="datetime64[ns]"), 34.09, -117.43)[0] > 0.95
+    assert (
+        cos_solar_zenith(np.array(["2023-06-21T00:00"], dtype="datetime64[ns]"), 51.5, 0.0)[0]
+        == 0.0
+    )
+    assert (
+        cos_solar_zenith(np.array(["2023-06-21T20:00"], dtype="datetime64[ns]"), 34.09, -117.43)[0]
+        > 0.95
+    )
 
 
 def test_irregular_time_is_refused_with_position() -> None:

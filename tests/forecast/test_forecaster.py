@@ -71,10 +71,15 @@ def test_backtest_metrics_match_the_forecasts(consumption_backtest) -> None:
 
 def test_pv_forecast_with_weather_and_sun_is_no_worse_than_naive(homes, weather) -> None:
     options = ForecastOptions(
-        target=Target.PRODUCTION, aggregate=Aggregate.METER, latitude_deg=LATITUDE_DEG,
-        longitude_deg=LONGITUDE_DEG, **FAST,
+        target=Target.PRODUCTION,
+        aggregate=Aggregate.METER,
+        latitude_deg=LATITUDE_DEG,
+        longitude_deg=LONGITUDE_DEG,
+        **FAST,
     )
-    result = backtest(homes, options, test_start="2022-10-09", test_end="2022-10-22", weather=weather)
+    result = backtest(
+        homes, options, test_start="2022-10-09", test_end="2022-10-22", weather=weather
+    )
     m = result.metrics
     best_naive = min(m["seasonal_naive_day"]["mae"], m["seasonal_naive_week"]["mae"])
     assert m["gridopt"]["mae"] <= best_naive
@@ -155,7 +160,9 @@ def test_to_bus_demand_from_bus_forecast(homes) -> None:
     demand = to_bus_demand(forecast, power_factor=0.9)
     energy = forecast["consumption_kwh"].sel(quantile=0.5)
     np.testing.assert_allclose(demand["p_mw"].values, energy.values / 1000.0)
-    np.testing.assert_allclose(demand["q_mvar"].values, demand["p_mw"].values * np.tan(np.arccos(0.9)))
+    np.testing.assert_allclose(
+        demand["q_mvar"].values, demand["p_mw"].values * np.tan(np.arccos(0.9))
+    )
     assert demand["p_mw"].sizes["bus"] == 32
 
 
