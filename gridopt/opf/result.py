@@ -94,7 +94,9 @@ class OPFSolution:
             "p_to_mw": ("branch", self.p_to_pu * base, {"units": "MW"}),
             "q_to_mvar": ("branch", self.q_to_pu * base, {"units": "Mvar"}),
             "pl_mw": ("branch", (self.p_from_pu + self.p_to_pu) * base, {"units": "MW"}),
-            "loading_percent": ("branch", loading, {"units": "%", "long_name": "max(|S|) / rate_a"}),
+            "loading_percent": (
+                "branch", loading, {"units": "%", "long_name": "max(|S|) / rate_a"},
+            ),
         }
         if self.lmp_usd_per_mwh is not None:
             data_vars["lmp_usd_per_mwh"] = (
