@@ -13,7 +13,7 @@ from gridopt.forecast.estimators import QuantileBoostingRegressor, SeasonalNaive
 @parametrize_with_checks(
     [
         SeasonalNaiveRegressor(),
-        QuantileBoostingRegressor(max_iter=5, random_state=0),
+        QuantileBoostingRegressor(max_iter=20, random_state=0, n_threads=1),
     ]
 )
 def test_sklearn_compatible(estimator: Any, check: Callable[[Any], None]) -> None:

@@ -173,3 +173,33 @@ def test_too_little_history_is_a_clear_error(homes) -> None:
         backtest(homes, ForecastOptions(**FAST), test_start="2030-01-01", test_end="2030-01-05")
     with pytest.raises(InputError, match="horizon"):
         ForecastOptions(horizon_steps=0)
+
+
+@pytest.mark.slow
+def test_vic_day_ahead_backtest_meets_the_issue_targets() -> None:
+    """Issue 3 benchmark case: hourly Victoria demand, origins 2014-12-01..30 at local midnight."""
+    from .conftest import SHARED_VIC
+
+    if not SHARED_VIC.is_file():
+        pytest.skip(f"{SHARED_VIC} is not available")
+    frame = pd.read_csv(SHARED_VIC, usecols=["Time", "Demand", "Temperature"])
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("Time"), utc=True)).tz_localize(None)
+    hourly = frame.resample("1h").mean()
+    time = hourly.index.values.astype("datetime64[ns]")
+    data = xr.Dataset(
+        {"consumption_kwh": (("time", "meter"), hourly[["Demand"]].to_numpy() * 1000.0)},
+        coords={"time": time, "meter": ["VIC"]},
+        attrs={"tz": "Australia/Melbourne"},
+    )
+    weather = xr.Dataset(
+        {"temperature_c": ("time", hourly["Temperature"].to_numpy())}, {"time": time}
+    )
+    options = ForecastOptions(country="AU", subdivision="VIC", n_threads=1)
+    result = backtest(
+        data, options, test_start="2014-12-01", test_end="2014-12-30", weather=weather
+    )
+    m = result.metrics["gridopt"]
+    assert result.n_origins == 30
+    # skforecast LightGBM (lags 1..24, 168 + calendar/holiday/temperature) reached 168.9 MW here
+    assert m["mae"] / 1000.0 < 168.9
+    assert 0.72 <= m["coverage_p10_p90"] <= 0.88
