@@ -26,6 +26,18 @@ or objectives between solves (that walk costs about as much as building the mode
 bounds, fixed values and mutable parameters are still updated. Use the default
 (``structure_fixed=False``) when constraints are added or deactivated between solves.
 
+Manual updates (large persistent models changed many times): the caller tells the adapter what
+changed, and each change reaches HiGHS as one batched call instead of Pyomo's per-row scan::
+
+    solver = HighsSolver(HighsOptions(), manual_updates=True)
+    solver.load(model)
+    model.demand_pu[3] = 1.2
+    solver.push_parameters(model.balance.values())   # only these rows' bounds / coefficients
+    model.cut = pyo.Constraint(expr=...)
+    solver.add_constraints([model.cut])              # rows added after the load
+    solver.solve(model, load_solution=False)
+    x = solver.primal_values(solver.column_indices(model.p.values()))
+
 Matrix form (no Pyomo)::
 
     outcome = solve_matrix_problem(MatrixProblem(cost, a_matrix, row_lower, row_upper, ...))
@@ -55,7 +67,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import highspy
@@ -66,7 +78,7 @@ from numpy.typing import NDArray
 from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.common.util import NoDualsError
-from pyomo.contrib.solver.solvers.highs import Highs
+from pyomo.contrib.solver.solvers.highs import Highs, _MutableConstraintBounds
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.var import VarData
 
@@ -243,13 +255,27 @@ class HighsSolver:
     structure_fixed
         Promise that no constraint, variable or objective is added or removed between solves of
         the same model; skips Pyomo's structural scan on re-solves (see the module docstring).
+    manual_updates
+        Promise that every change to a loaded model is passed on explicitly with
+        :meth:`add_constraints` and :meth:`push_parameters` (variable bounds and fixed values
+        included: fix them before loading); :meth:`solve` then sends nothing on its own, which
+        removes Pyomo's scan of every mutable parameter, variable and constraint (tens of
+        microseconds each) from every re-solve. Implies ``structure_fixed``.
     """
 
     capabilities = HIGHS_CAPABILITIES
 
-    def __init__(self, options: HighsOptions | None = None, *, structure_fixed: bool = False):
+    def __init__(
+        self,
+        options: HighsOptions | None = None,
+        *,
+        structure_fixed: bool = False,
+        manual_updates: bool = False,
+    ):
         self.options = options if options is not None else HighsOptions()
-        self.structure_fixed = structure_fixed
+        self.structure_fixed = structure_fixed or manual_updates
+        self.manual_updates = manual_updates
+        structure_fixed = self.structure_fixed
         self._solver = Highs()
         if not self._solver.available():
             raise SolverError(
@@ -288,6 +314,7 @@ class HighsSolver:
         *,
         load_duals: bool = False,
         duals_of: Sequence[ConstraintData] | None = None,
+        load_solution: bool = True,
     ) -> HighsOutcome:
         """Solve ``model`` with HiGHS; never raises for infeasible or failed solves.
 
@@ -301,6 +328,9 @@ class HighsSolver:
             MILP ``duals`` stays ``None``).
         duals_of
             Restrict the returned duals to these constraints (default: all).
+        load_solution
+            Write the primal values into the model's variables (``False``: read them as arrays
+            with :meth:`primal_values`, much faster for large models).
 
         Returns
         -------
@@ -315,8 +345,17 @@ class HighsSolver:
             "time_limit": self.options.time_limit_seconds,
             "solver_options": self.options.highs_option_values(),
         }
-        if self._fresh and model is self._model:
+        same = model is self._model
+        if same and self.manual_updates:
             config["auto_updates"] = {name: False for name in self._solver.config.auto_updates}
+        elif same and self._fresh:
+            # just loaded: the structure is what HiGHS holds, but parameter values and variable
+            # bounds may have changed since load(); push those (cheap) and skip the scans
+            config["auto_updates"] = {
+                name: name in ("update_parameters", "update_vars")
+                for name in self._solver.config.auto_updates
+            }
+        run_before = self._solver._solver_model.getRunTime() if same else 0.0
         self._fresh = False
         self._model = model
         tick = time.perf_counter()
@@ -335,8 +374,11 @@ class HighsSolver:
             self._model = None  # the instance may be half-updated: reload next time
             return HighsOutcome(report, None, None, seconds)
         timer_seconds = time.perf_counter() - tick
-        highs_seconds = getattr(results.timing_info, "highs_time", None)
-        solve_seconds = float(highs_seconds) if highs_seconds is not None else timer_seconds
+        highs_seconds = getattr(results.timing_info, "highs_time", None)  # HiGHS's run clock,
+        # which counts every run of this instance: subtract what it showed before this solve
+        solve_seconds = (
+            float(highs_seconds) - run_before if highs_seconds is not None else timer_seconds
+        )
         load_seconds = max(timer_seconds - solve_seconds, 0.0)
         log = str(results.solver_log or "")
         logger.debug("HiGHS log for %s:\n%s", model.name, log)
@@ -352,7 +394,7 @@ class HighsSolver:
         self._last = results
         objective = results.incumbent_objective
         has_point = objective is not None
-        if has_point:
+        if has_point and load_solution:
             results.solution_loader.load_vars()
         duals: Mapping[ConstraintData, float] | None = None
         if load_duals and status is SolveStatus.OPTIMAL:
@@ -369,6 +411,109 @@ class HighsSolver:
             load_seconds=load_seconds,
             solver_log=log,
         )
+
+    def _loaded(self, what: str) -> None:
+        if self._model is None:
+            raise SolverError(f"{what}: no model is loaded in this HighsSolver; call load() first")
+
+    def add_constraints(self, constraints: Sequence[ConstraintData]) -> float:
+        """Pass rows added to the loaded Pyomo model after :meth:`load` to HiGHS.
+
+        HiGHS keeps its basis, so the next solve starts from the previous optimum (the new rows
+        enter as basic slacks). Returns the seconds it took.
+        """
+        self._loaded("add_constraints")
+        tick = time.perf_counter()
+        self._solver.add_constraints(list(constraints))
+        return time.perf_counter() - tick
+
+    def push_parameters(
+        self, constraints: Iterable[ConstraintData] | None = None, objective: bool = True
+    ) -> float:
+        """Send the current values of mutable parameters to HiGHS, in batches.
+
+        Parameters
+        ----------
+        constraints
+            Rows whose bounds or coefficients contain the changed parameters (default: every
+            row that contains any). Row bounds go to HiGHS in one ``changeRowsBounds`` call;
+            coefficients one ``changeCoeff`` each.
+        objective
+            Also refresh the objective's mutable coefficients and constant.
+
+        Returns
+        -------
+        float
+            Seconds taken.
+        """
+        self._loaded("push_parameters")
+        tick = time.perf_counter()
+        inner = self._solver
+        helpers = inner._mutable_helpers
+        con_map = inner._pyomo_con_to_solver_con_map
+        rows: list[int] = []
+        lower: list[float] = []
+        upper: list[float] = []
+        for con in constraints if constraints is not None else list(helpers):
+            for helper in helpers.get(con, ()):
+                if isinstance(helper, _MutableConstraintBounds):
+                    rows.append(con_map[con])
+                    lower.append(pyo.value(helper.lower_expr))
+                    upper.append(pyo.value(helper.upper_expr))
+                else:
+                    helper.update()
+        highs = inner._solver_model
+        if rows:
+            highs.changeRowsBounds(
+                len(rows),
+                np.asarray(rows, dtype=np.int32),
+                np.asarray(lower, dtype=np.float64),
+                np.asarray(upper, dtype=np.float64),
+            )
+        if objective:
+            inner._mutable_objective.update()
+        inner._sol = None  # the last solution no longer belongs to this problem
+        return time.perf_counter() - tick
+
+    def column_indices(self, variables: Iterable[VarData]) -> NDArray[np.int64]:
+        """HiGHS column of each variable of the loaded model (for :meth:`primal_values`)."""
+        self._loaded("column_indices")
+        var_map = self._solver._pyomo_var_to_solver_var_map
+        return np.fromiter((var_map[id(v)] for v in variables), dtype=np.int64)
+
+    def row_indices(self, constraints: Iterable[ConstraintData]) -> NDArray[np.int64]:
+        """HiGHS row of each constraint of the loaded model (for :meth:`row_duals`)."""
+        self._loaded("row_indices")
+        con_map = self._solver._pyomo_con_to_solver_con_map
+        return np.fromiter((con_map[c] for c in constraints), dtype=np.int64)
+
+    def primal_values(self, columns: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Values of these columns in HiGHS's last solution (see :meth:`column_indices`).
+
+        Raises
+        ------
+        SolverError
+            If HiGHS holds no primal solution.
+        """
+        self._loaded("primal_values")
+        solution = self._solver._solver_model.getSolution()
+        if not solution.value_valid:
+            raise SolverError("HiGHS holds no primal solution; check the last solve's status")
+        return np.asarray(solution.col_value, dtype=np.float64)[columns]
+
+    def row_duals(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Duals of these rows in HiGHS's last solution (same convention as ``duals``).
+
+        Raises
+        ------
+        SolverError
+            If HiGHS holds no dual solution.
+        """
+        self._loaded("row_duals")
+        solution = self._solver._solver_model.getSolution()
+        if not solution.dual_valid:
+            raise SolverError("HiGHS holds no dual solution; check the last solve's status")
+        return np.asarray(solution.row_dual, dtype=np.float64)[rows]
 
     def reduced_costs(self, variables: Sequence[VarData] | None = None) -> Mapping[VarData, float]:
         """Reduced costs of the last optimal continuous solve (HiGHS's sign convention).

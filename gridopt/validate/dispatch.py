@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandapower as pp
+import pandas as pd
 
 from gridopt.network.case import FloatArray
 from gridopt.opf.dispatch.grid import DispatchGrid
@@ -78,6 +79,15 @@ class ACCheck:
         )
 
 
+def _write_column(table: pd.DataFrame, name: str, values: FloatArray) -> None:
+    """Overwrite a float column in place (a pandas ``__setitem__`` costs ~1 ms, 48 per check)."""
+    column = table[name].values
+    if column.flags.writeable and column.dtype == np.float64:
+        column[:] = values  # a view of the table's block (pandas without copy-on-write)
+    else:  # copy-on-write pandas hands out read-only views: assign the ordinary way
+        table[name] = values
+
+
 class ACChecker:
     """Runs the per-period power flows on a prepared copy of ``net`` for a :class:`DispatchGrid`.
 
@@ -136,10 +146,10 @@ class ACChecker:
         ti = [i for _, i in self._trafo_rows]
         tk = [k for k, _ in self._trafo_rows]
         for t in range(n_t):
-            net.load["p_mw"] = p_demand_mw[t]
-            net.load["q_mvar"] = q_demand_mvar[t]
-            net.sgen["p_mw"] = p_inject_mw[t]
-            net.sgen["q_mvar"] = q_inject_mvar[t]
+            _write_column(net.load, "p_mw", p_demand_mw[t])
+            _write_column(net.load, "q_mvar", q_demand_mvar[t])
+            _write_column(net.sgen, "p_mw", p_inject_mw[t])
+            _write_column(net.sgen, "q_mvar", q_inject_mvar[t])
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandapower as pp
+import pyomo.environ as pyo
 import xarray as xr
 
 from gridopt.errors import InfeasibleError, InputError, SolverError
@@ -36,14 +37,22 @@ from gridopt.opf.dispatch.grid import DispatchGrid, grid_from_pandapower
 from gridopt.opf.dispatch.inputs import DispatchInputs, inputs_from_forecast
 from gridopt.opf.dispatch.model import (
     DispatchModel,
+    OperatingPoint,
     add_tangents,
     build_dispatch_model,
+    input_rows,
+    linearisation_rows,
     seed_tangents,
     set_inputs,
     set_linearisation_point,
 )
 from gridopt.opf.dispatch.options import DispatchOptions, GridModel
-from gridopt.opf.dispatch.solution import Setpoints, baseline_setpoints, read_setpoints
+from gridopt.opf.dispatch.solution import (
+    Setpoints,
+    baseline_setpoints,
+    carry_over_setpoints,
+    read_setpoints,
+)
 from gridopt.solvers.highs import HighsOptions, HighsSolver
 from gridopt.solvers.status import SolveStatus
 from gridopt.validate.dispatch import (
@@ -164,16 +173,42 @@ class Dispatcher:
         self.model: DispatchModel = build_dispatch_model(
             self.grid, self.assets, n_periods, period_hours, self.options
         )
-        self.solver = HighsSolver(HighsOptions(threads=self.options.threads), structure_fixed=True)
+        self.solver = HighsSolver(
+            HighsOptions(threads=self.options.threads), manual_updates=True
+        )
         self.checker = ACChecker(net, self.grid)
         self.build_seconds = time.perf_counter() - tick
         self.load_seconds = self.solver.load(self.model.model)
+        tick = time.perf_counter()
+        m = self.model.model
+        self._input_rows = input_rows(self.model)
+        self._linearisation_rows = linearisation_rows(self.model)
+        self._balance_rows = self.solver.row_indices(m.p_balance.values())
+        self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for var in m.component_objects(pyo.Var, descend_into=False):
+            self._columns[var.name] = self._column_map(var)
+        self.load_seconds += time.perf_counter() - tick
         self._solves = 0
+        self._previous: Setpoints | None = None
         logger.info(
             "built %s dispatch of %s: %d periods, %d buses, %d branches (%.2f s + %.2f s load)",
             self.model.grid_model.value, name, n_periods, self.grid.n_bus, self.grid.n_branch,
             self.build_seconds, self.load_seconds,
         )
+
+    def _column_map(self, var: pyo.Var) -> tuple[np.ndarray, np.ndarray]:
+        """HiGHS columns of ``var``'s elements (-1 where HiGHS has none: fixed or unused)."""
+        var_map = self.solver._solver._pyomo_var_to_solver_var_map
+        cols = np.array([var_map.get(id(v), -1) for v in var.values()], dtype=np.int64)
+        fallback = np.array([pyo.value(v, exception=False) or 0.0 for v in var.values()])
+        return cols, fallback
+
+    def _primal(self, x: np.ndarray) -> Any:
+        def read(var: pyo.Var) -> np.ndarray:
+            cols, fallback = self._columns[var.name]
+            return np.where(cols >= 0, x[np.maximum(cols, 0)], fallback)
+
+        return read
 
     def solve(self, forecast: xr.Dataset, where: str = "forecast") -> DispatchResult:
         """Dispatch against ``forecast`` (re-using the built model) and check it with AC flows.
@@ -200,38 +235,43 @@ class Dispatcher:
                 f"{where}: {inputs.n_periods} periods of {inputs.period_hours:g} h, but the "
                 f"dispatch was built for {dm.n_periods} periods of {dm.period_hours:g} h"
             )
+        tick = time.perf_counter()
         set_inputs(dm, inputs)
+        self.solver.push_parameters(self._input_rows, objective=True)
+        seconds["update"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         base_sp = baseline_setpoints(dm, inputs)
         base_ac = self._check(inputs, base_sp)
         seconds["baseline_ac"] = time.perf_counter() - tick
 
+        fast = opts.fast_refresh and dm.grid_model is GridModel.LINDISTFLOW
         tick = time.perf_counter()
-        point = base_ac.operating_point()
-        set_linearisation_point(dm, point)
-        if self._solves == 0:
+        if self._previous is None:
+            point = base_ac.operating_point()
+            self._set_point(point)
             rows = seed_tangents(dm, point)
-        else:  # tangents of earlier forecasts stay valid; add one at this baseline
+        else:
+            # warm start: the previous dispatch's decisions applied to this forecast are a
+            # better guess of the new optimum than the baseline; linearise there. Tangents of
+            # earlier forecasts stay valid (g does not depend on the forecast).
+            point = self._operating_point(
+                inputs, carry_over_setpoints(dm, self._previous, inputs), fast
+            )[0]
+            self._set_point(point)
             rows = add_tangents(dm, point)
-        self._pyomo_solver.add_constraints(rows)
+        self.solver.add_constraints(rows)
         seconds["cuts"] = time.perf_counter() - tick
 
         solve_s = ac_s = 0.0
         settled = False
-        prev_ac = float(np.nansum(base_ac.losses_mw))
+        prev_ac = float(np.nansum(point.loss_mw))
         sp: Setpoints | None = None
         duals: np.ndarray | None = None
-        balance_rows = list(dm.model.p_balance.values())
-        fast = opts.fast_refresh and dm.grid_model is GridModel.LINDISTFLOW
         it = 0
         for it in range(1, opts.max_iterations + 1):
             tick = time.perf_counter()
-            if self._solves == 0 and it == 1:
-                # The first solve after loading does not push parameter changes made since
-                # the load (observed with pyomo 6.10's HiGHS interface); push them here.
-                self._pyomo_solver.update_parameters()
-            outcome = self.solver.solve(dm.model, load_duals=True, duals_of=balance_rows)
+            outcome = self.solver.solve(dm.model, load_solution=False)
             solve_s += time.perf_counter() - tick
             status = outcome.report.status
             if status is SolveStatus.INFEASIBLE:
@@ -245,20 +285,11 @@ class Dispatcher:
                     f"{where}: HiGHS did not solve the dispatch of {self.name!r}: "
                     f"{outcome.report.message}"
                 )
-            sp = read_setpoints(dm, inputs)
-            if outcome.duals is not None:
-                duals = np.array([outcome.duals[c] for c in balance_rows])
+            x = self.solver.primal_values(np.arange(self._n_columns()))
+            sp = read_setpoints(dm, inputs, self._primal(x))
+            duals = self.solver.row_duals(self._balance_rows)
             tick = time.perf_counter()
-            if fast:
-                point, _, ok = series_power_flow(
-                    self.grid,
-                    sp.p_inject_mw - inputs.p_demand_mw - sp.p_shift_bus_mw,
-                    sp.q_inject_mvar - inputs.q_demand_mvar,
-                )
-                converged = bool(np.all(ok))
-            else:
-                ac_round = self._check(inputs, sp)
-                point, converged = ac_round.operating_point(), ac_round.all_converged
+            point, converged = self._operating_point(inputs, sp, fast)
             ac_s += time.perf_counter() - tick
             model_loss = float(sp.p_loss_mw.sum())
             ac_loss = float(point.loss_mw.sum())
@@ -268,14 +299,16 @@ class Dispatcher:
                 "round %d: model losses %.4f MW·periods, AC %.4f (gap %.2f %%, change %.2f %%)",
                 it, model_loss, ac_loss, 100 * gap, 100 * step,
             )
-            if converged and gap <= opts.loss_tolerance and step <= opts.loss_tolerance:
+            # Kelley's stopping rule: the LP's own losses (a lower model of the convex losses)
+            # agree with the AC losses at its solution, so no dispatch can do much better
+            if converged and gap <= opts.loss_tolerance:
                 settled = True
                 break
             prev_ac = ac_loss
             if it < opts.max_iterations:
                 tick = time.perf_counter()
-                set_linearisation_point(dm, point)
-                self._pyomo_solver.add_constraints(add_tangents(dm, point))
+                self._set_point(point)
+                self.solver.add_constraints(add_tangents(dm, point))
                 seconds["cuts"] += time.perf_counter() - tick
         if not settled:
             logger.warning(
@@ -289,13 +322,30 @@ class Dispatcher:
         seconds["solve"] = solve_s
         seconds["total"] = time.perf_counter() - t0 + seconds["build"]
         self._solves += 1
+        self._previous = sp
         return _assemble(self, inputs, sp, ac, base_sp, base_ac, duals, it, settled, seconds)
 
-    @property
-    def _pyomo_solver(self) -> Any:
-        # The adapter keeps Pyomo's persistent HiGHS interface private; loss tangents are rows
-        # added between rounds, which needs its add_constraints.
-        return self.solver._solver
+    def _n_columns(self) -> int:
+        return int(self.solver._solver._solver_model.getNumCol())
+
+    def _set_point(self, point: OperatingPoint) -> None:
+        """Linearise around ``point`` and push the changed rows to HiGHS."""
+        set_linearisation_point(self.model, point)
+        self.solver.push_parameters(self._linearisation_rows, objective=False)
+
+    def _operating_point(
+        self, inputs: DispatchInputs, sp: Setpoints, fast: bool
+    ) -> tuple[OperatingPoint, bool]:
+        """AC branch state of set-points ``sp`` (vectorised series power flow when ``fast``)."""
+        if fast:
+            point, _, ok = series_power_flow(
+                self.grid,
+                sp.p_inject_mw - inputs.p_demand_mw - sp.p_shift_bus_mw,
+                sp.q_inject_mvar - inputs.q_demand_mvar,
+            )
+            return point, bool(np.all(ok))
+        check = self._check(inputs, sp)
+        return check.operating_point(), check.all_converged
 
     def _check(self, inputs: DispatchInputs, sp: Setpoints) -> ACCheck:
         return self.checker.run(

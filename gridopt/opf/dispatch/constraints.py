@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
 from gridopt.opf.assets import CurtailablePV, FlexibleLoad, Generator, GridConnection, Storage
 from gridopt.opf.dispatch.grid import DispatchGrid
@@ -133,13 +134,17 @@ def add_loss_cuts(
     ``(time, branch)`` arrays (``b = None`` without reactive flows). The coefficients are plain
     numbers: a round of tangents adds rows to the persistent solver.
     """
-    def cut(m: pyo.ConcreteModel, line: int, t: int) -> pyo.Expression:
-        expr = m.flow_sq[line, t] - float(c[t, line])
-        if a[t, line] != 0.0:
-            expr = expr - float(a[t, line]) * m.p_flow[line, t]
-        if b is not None and b[t, line] != 0.0:
-            expr = expr - float(b[t, line]) * m.q_flow[line, t]
-        return expr >= 0.0
+    a_list, c_list = a.tolist(), c.tolist()
+    b_list = b.tolist() if b is not None else None
+
+    def cut(m: pyo.ConcreteModel, line: int, t: int) -> tuple[float, LinearExpression, None]:
+        # body built as a LinearExpression (no operator overloading): ~10x faster to construct
+        terms: list[object] = [m.flow_sq[line, t]]
+        if a_list[t][line] != 0.0:
+            terms.append(MonomialTermExpression((-a_list[t][line], m.p_flow[line, t])))
+        if b_list is not None and b_list[t][line] != 0.0:
+            terms.append(MonomialTermExpression((-b_list[t][line], m.q_flow[line, t])))
+        return (c_list[t][line], LinearExpression(terms), None)
 
     component = pyo.Constraint(m.L, m.T, rule=cut)
     m.add_component(name, component)

@@ -246,6 +246,32 @@ def set_inputs(dm: DispatchModel, inputs: DispatchInputs) -> None:
         m.price[t] = float(inputs.price_per_mwh[t])
 
 
+def input_rows(dm: DispatchModel) -> list[ConstraintData]:
+    """Rows whose bounds contain forecast parameters (:func:`set_inputs`).
+
+    Demand, PV availability: the nodal balances, the curtailment limits and the inverter
+    capability rows (PV output ``available - curtailed``). The price sits in the objective.
+    """
+    m = dm.model
+    families = [m.p_balance, m.curtail_limit]
+    if dm.with_q:
+        families += [m.q_balance, m.inverter_capability]
+    return [row for family in families for row in family.values()]
+
+
+def linearisation_rows(dm: DispatchModel) -> list[ConstraintData]:
+    """Rows whose bounds or coefficients contain :func:`set_linearisation_point` parameters.
+
+    ``loss_rho`` and ``loss_kappa`` (loss definition), ``v_corr`` (voltage drop) and
+    ``q_loss_fixed`` (reactive balance).
+    """
+    m = dm.model
+    families = [m.loss_definition] if hasattr(m, "loss_definition") else []
+    if dm.with_q:
+        families += [m.voltage_drop, m.q_balance]
+    return [row for family in families for row in family.values()]
+
+
 def tangent_coefficients(
     base_mva: float, p_mw: FloatArray, q_mvar: FloatArray | None
 ) -> tuple[FloatArray, FloatArray | None, FloatArray]:

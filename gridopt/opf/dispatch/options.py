@@ -69,7 +69,7 @@ class DispatchOptions:
     max_iterations: int = 12
     loss_tolerance: float = 0.005
     seed_scales: tuple[float, ...] = (1.0, 0.5, 0.25)
-    seed_radii: tuple[float, ...] = (0.5, 1.0)
+    seed_radii: tuple[float, ...] = (1.0,)
     seed_directions: int = 8
     slack_tolerance: float = 1.0e-5
     threads: int | None = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,15 +50,32 @@ class Setpoints:
         return self.p_discharge_mw - self.p_charge_mw
 
 
-def var_array(component: pyo.Var | pyo.Param, n_elements: int, n_periods: int) -> FloatArray:
-    """Values of a component indexed ``(element, time)`` as a ``(time, element)`` array."""
+#: Reads the solved values of a variable component, flat in ``component.values()`` order.
+PrimalReader = Callable[[pyo.Var], FloatArray]
+
+
+def var_array(
+    component: pyo.Var | pyo.Param,
+    n_elements: int,
+    n_periods: int,
+    primal: PrimalReader | None = None,
+) -> FloatArray:
+    """Values of a component indexed ``(element, time)`` as a ``(time, element)`` array.
+
+    ``primal`` reads a variable's values straight from the solver (see
+    :meth:`gridopt.solvers.highs.HighsSolver.primal_values`); without it, or for parameters,
+    the values stored in the Pyomo model are used.
+    """
     if n_elements == 0:
         return np.zeros((n_periods, 0))
-    values = np.fromiter(
-        (pyo.value(v, exception=False) or 0.0 for v in component.values()),
-        dtype=float,
-        count=n_elements * n_periods,
-    )
+    if primal is not None and isinstance(component, pyo.Var):
+        values = np.asarray(primal(component), dtype=float)
+    else:
+        values = np.fromiter(
+            (pyo.value(v, exception=False) or 0.0 for v in component.values()),
+            dtype=float,
+            count=n_elements * n_periods,
+        )
     return values.reshape(n_elements, n_periods).T.copy()
 
 
@@ -68,9 +86,15 @@ def _on_buses(values: FloatArray, positions: list[int], n_bus: int) -> FloatArra
     return out
 
 
-def read_setpoints(dm: DispatchModel, inputs: DispatchInputs) -> Setpoints:
-    """Read the current variable values of a solved model."""
+def read_setpoints(
+    dm: DispatchModel, inputs: DispatchInputs, primal: PrimalReader | None = None
+) -> Setpoints:
+    """Read the variable values of a solved model (from the solver when ``primal`` is given)."""
     m = dm.model
+
+    def var_array(component: pyo.Var | pyo.Param, n_elements: int, n_periods: int) -> FloatArray:
+        return _var_array(component, n_elements, n_periods, primal)
+
     n_t = dm.n_periods
     grid, assets = dm.grid, dm.assets
     ns, npv, nf, ng = (len(assets.storage), len(assets.pv), len(assets.flexible_load),
@@ -112,8 +136,8 @@ def read_setpoints(dm: DispatchModel, inputs: DispatchInputs) -> Setpoints:
         + _on_buses(q_gen, pos["generator"], nb)
     )
     return Setpoints(
-        p_grid_mw=np.array([pyo.value(m.p_grid[t]) for t in range(n_t)]),
-        q_grid_mvar=np.array([pyo.value(m.q_grid[t]) for t in range(n_t)]),
+        p_grid_mw=var_array(m.p_grid, 1, n_t)[:, 0],
+        q_grid_mvar=var_array(m.q_grid, 1, n_t)[:, 0],
         p_charge_mw=p_ch,
         p_discharge_mw=p_dis,
         q_storage_mvar=q_sto,
@@ -180,4 +204,51 @@ def baseline_setpoints(dm: DispatchModel, inputs: DispatchInputs) -> Setpoints:
         p_inject_mw=p_inj,
         q_inject_mvar=zeros((n_t, nb)),
         p_shift_bus_mw=zeros((n_t, nb)),
+    )
+
+
+_var_array = var_array
+
+
+def carry_over_setpoints(
+    dm: DispatchModel, previous: Setpoints, inputs: DispatchInputs
+) -> Setpoints:
+    """The decisions of ``previous`` applied to new ``inputs`` (a warm-start guess).
+
+    Storage, generator, reactive and flexible-load set-points are kept; curtailment is kept
+    but limited to the new PV availability. Flows, losses and voltages are unknown (NaN).
+    """
+    nb, n_t = dm.grid.n_bus, dm.n_periods
+    curtail = np.clip(previous.p_curtail_mw, 0.0, inputs.pv_available_mw)
+    p_pv = inputs.pv_available_mw - curtail
+    pos = dm.positions
+    p_inj = (
+        _on_buses(previous.p_discharge_mw - previous.p_charge_mw, pos["storage"], nb)
+        + _on_buses(p_pv, pos["pv"], nb)
+        + _on_buses(previous.p_gen_mw, pos["generator"], nb)
+    )
+    nan_l = np.full_like(previous.p_flow_mw, np.nan)
+    return Setpoints(
+        p_grid_mw=np.full(n_t, np.nan),
+        q_grid_mvar=np.full(n_t, np.nan),
+        p_charge_mw=previous.p_charge_mw,
+        p_discharge_mw=previous.p_discharge_mw,
+        q_storage_mvar=previous.q_storage_mvar,
+        energy_mwh=previous.energy_mwh,
+        p_curtail_mw=curtail,
+        p_pv_mw=p_pv,
+        q_pv_mvar=previous.q_pv_mvar,
+        p_shift_mw=previous.p_shift_mw,
+        p_gen_mw=previous.p_gen_mw,
+        q_gen_mvar=previous.q_gen_mvar,
+        p_flow_mw=nan_l,
+        q_flow_mvar=nan_l.copy(),
+        p_loss_mw=nan_l.copy(),
+        vm_pu=np.full((n_t, nb), np.nan),
+        v_low_pu2=np.zeros((n_t, nb)),
+        v_high_pu2=np.zeros((n_t, nb)),
+        s_over_mva=np.zeros_like(previous.s_over_mva),
+        p_inject_mw=p_inj,
+        q_inject_mvar=previous.q_inject_mvar,
+        p_shift_bus_mw=previous.p_shift_bus_mw,
     )
