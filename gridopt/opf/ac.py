@@ -579,6 +579,8 @@ def solve_ac_opf(
     angle_set = np.zeros(0, dtype=np.int64)
     warm: _Iterate | None = None
     solution: OPFSolution | None = None
+    last_optimal: OPFSolution | None = None
+    diagnosis = ""
     iterations, seconds, build = 0, 0.0, 0.0
     times = CallbackTimes()
     for round_no in range(1, options.max_screening_rounds + 1):
@@ -602,7 +604,10 @@ def solve_ac_opf(
             # failure is retried on the full problem below.
             if solved.status is SolveStatus.INFEASIBLE:
                 solution = solved
+            if last_optimal is not None:
+                diagnosis = _limit_diagnosis(network, last_optimal)
             break
+        last_optimal = solved
         violated_flow, violated_angle = limit_violations(network, solved, 1.0)
         final_accuracy = round_no > 1 or options.first_round_tol is None
         if len(violated_flow) == 0 and len(violated_angle) == 0 and final_accuracy:
@@ -626,16 +631,47 @@ def solve_ac_opf(
             times.seconds[name] = times.seconds.get(name, 0.0) + value
         solution = full
         flow_set, angle_set = rated_branches(network), angle_limited_branches(network)
+    message = solution.report.message
+    if diagnosis and not solution.status.ok:
+        message = f"{message} {diagnosis}"
     report = SolverReport(
         solver=solution.report.solver,
         status=solution.report.status,
-        message=solution.report.message,
+        message=message,
         iterations=iterations,
         solve_seconds=seconds,
     )
     return _with_details(
         solution, report, times, rounds=round_no, n_flow=len(flow_set), n_angle=len(angle_set),
         build_seconds=build,
+    )
+
+
+def _limit_diagnosis(network: Network, relaxed: OPFSolution, top: int = 5) -> str:
+    """Name the branch limits that a relaxation without them overloads most.
+
+    Used when the problem solved without (some) branch limits but fails with them: the
+    limits are then the likely cause, and a planner needs to know which ratings to check.
+    """
+    s_max = np.maximum(
+        np.hypot(relaxed.p_from_pu, relaxed.q_from_pu), np.hypot(relaxed.p_to_pu, relaxed.q_to_pu)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loading = np.where(np.isfinite(network.rate_a_pu), s_max / network.rate_a_pu, 0.0)
+    over = np.flatnonzero(loading > 1.0 + 1e-6)
+    if len(over) == 0:
+        return ""
+    worst = over[np.argsort(-loading[over])][:top]
+    labels = network.branch_label
+    items = ", ".join(
+        f"{labels[k]} (rating {network.rate_a_pu[k] * network.base_mva:.6g} MVA, "
+        f"{loading[k] * 100:.0f}%)"
+        for k in worst
+    )
+    return (
+        f"The problem solves without branch limits but not with them: {len(over)} branch "
+        f"rating(s) are exceeded at the optimum without limits, most: {items}. Check these "
+        "ratings (placeholder values such as 99.999 MVA are common in converted cases)."
     )
 
 

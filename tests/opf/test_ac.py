@@ -166,3 +166,18 @@ def test_vector_group_phase_shifts_solve_from_auto_start() -> None:
     assert check_ac(loaded, sol).max_mismatch_mva < 1e-3
     from_case = solve_ac_opf(loaded.network, Objective.LOSSES, ACOptions(start="case"))
     assert from_case.objective == pytest.approx(sol.objective, rel=1e-6)
+
+
+def test_infeasible_rating_is_named_in_the_message() -> None:
+    """A rating too small for the demand behind it makes the OPF infeasible: say which."""
+    case = read_matpower(pglib_path("pglib_opf_case14_ieee"))
+    # Branch 0 (bus 1-2) carries ~150 MW at the optimum; 1 MVA at both ends and the parallel
+    # path's limits cannot hold together with bus 1's generator carrying most of the load.
+    rate = case.rate_a_mva.copy()
+    rate[[0, 1]] = 1.0
+    pmax = case.pmax_mw.copy()
+    pmax[1:] = 0.0  # only the generator at bus 1 may produce
+    sol = solve_ac_opf(build_network(case.replace(rate_a_mva=rate, pmax_mw=pmax)))
+    assert sol.status in (SolveStatus.INFEASIBLE, SolveStatus.NOT_CONVERGED)
+    assert "branch 0 (1-2)" in sol.report.message
+    assert "rating 1 MVA" in sol.report.message
