@@ -239,6 +239,9 @@ def check_ac(loaded: LoadedNetwork, solution: OPFSolution) -> ACCheck:
             net, algorithm="nr", calculate_voltage_angles=True, enforce_q_lims=False,
             tolerance_mva=TOLERANCE_MVA, max_iteration=50, init="dc",
             voltage_depend_loads=False, trafo_model="t", check_connectivity=True,
+            # One power flow per check: numba's JIT compilation (seconds) would cost far more
+            # than it saves.
+            numba=False,
         )
         iterations = int(net._ppc.get("iterations", 0) or 0)
     except pp.LoadflowNotConverged as exc:
