@@ -60,6 +60,7 @@ import pyomo.environ as pyo
 from gridopt.errors import InfeasibleError, SolverError
 from gridopt.network.case import BoolArray, FloatArray
 from gridopt.opf.switching.topology import SwitchingGraph
+from gridopt.solvers._highs_threads import highs_threads
 from gridopt.solvers.status import SolverReport, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -422,7 +423,7 @@ def solve_reconfiguration(
     # while the tree search finds the incumbent quickly: switch them off.
     solver.highs_options = {
         "mip_rel_gap": options.mip_rel_gap,
-        "threads": 1,
+        "threads": highs_threads(1),
         "mip_heuristic_run_rins": False,
         "mip_heuristic_run_rens": False,
         "mip_heuristic_run_root_reduced_cost": False,
