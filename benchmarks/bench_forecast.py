@@ -10,7 +10,8 @@ Cases (issue 3, "Accuracy and speed"):
 2. ``citylearn``: 17 CityLearn 2022 homes, hourly, day-ahead per home at 00:00 local; test
    origins 2023-05-01..2023-07-30, training on everything before. Consumption vs skforecast
    LightGBM per home (same lags and calendar/temperature features); PV production vs seasonal
-   naive (and a LightGBM on lags for reference), gridopt using weather and solar geometry.
+   naive (and the same per-home LightGBM for reference), gridopt using weather and solar
+   geometry.
 
 Weather covariates are the observed values (a perfect weather forecast) for every model alike.
 All errors are computed on exactly the same (time, series) pairs.
@@ -363,9 +364,6 @@ def main(argv: list[str] | None = None) -> int:
         tmp = args.write_docs.with_suffix(".md.tmp")
         tmp.write_text(header + text + "\n")
         tmp.replace(args.write_docs)
-        (args.write_docs.with_suffix(".json")).write_text(
-            json.dumps(results, indent=1, default=float) + "\n"
-        )
     return 0
 
 
