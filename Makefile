@@ -33,9 +33,14 @@ bench: install
 	$(BIN)/python benchmarks/bench_acopf.py
 	$(BIN)/python benchmarks/collect.py
 
+# Every benchmark (about an hour on 2 cores); peers from the bench extra, PyPSA in its own venv.
 bench-all: install
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench_acopf.py
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_forecast.py --threads 1
+	$(BIN)/python benchmarks/bench_reconfigure.py
+	$(BIN)/python benchmarks/bench_dispatch.py
 	$(BIN)/python benchmarks/collect.py
 
 clean:
