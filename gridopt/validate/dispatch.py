@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandapower as pp
 import pandas as pd
+import xarray as xr
 
 from gridopt.network.case import FloatArray
+from gridopt.opf.assets import Assets
 from gridopt.opf.dispatch.grid import DispatchGrid
 from gridopt.opf.dispatch.model import OperatingPoint
 
@@ -333,3 +335,101 @@ def series_power_flow(
         loss_mw=loss,
     )
     return point, np.abs(v), converged
+
+
+@dataclass(frozen=True, eq=False)
+class ACOPFReference:
+    """Per-period AC-OPF minimum of the losses for a dispatch's active-power schedule.
+
+    Attributes
+    ----------
+    losses_mw
+        ``(time,)`` least network losses the AC-OPF finds in each period.
+    status
+        Solver status of each period (``"optimal"`` when Ipopt converged).
+    seconds
+        Wall time of all the AC-OPF solves.
+    """
+
+    losses_mw: FloatArray
+    status: tuple[str, ...]
+    seconds: float
+
+    @property
+    def all_optimal(self) -> bool:
+        """True when every period's AC-OPF converged to an optimum."""
+        return all(s == "optimal" for s in self.status)
+
+
+def _q_room(s_max_mva: float | None, p_mw: float) -> float:
+    if s_max_mva is None:
+        return 0.0
+    return math.sqrt(max(s_max_mva**2 - p_mw**2, 0.0))
+
+
+def ac_opf_reference(
+    net: pp.pandapowerNet, dataset: xr.Dataset, assets: Assets
+) -> ACOPFReference:
+    r"""Solve, for every period, the AC-OPF that minimises losses with the dispatch's P fixed.
+
+    Each period becomes a pandapower net (a copy of ``net`` with its loads, static generators,
+    storage and generators replaced): the period's demand (``p_demand_mw``, ``q_demand_mvar``
+    of ``dataset``, flexible-load shift included) as loads; every storage unit, curtailable PV
+    and generator as a controllable static generator whose active power is fixed to the
+    dispatch's (``storage_p_mw``, ``pv_p_mw``, ``gen_p_mw``) and whose reactive power is free
+    within its inverter circle at that power, :math:`|q| \le \sqrt{S^2 - p^2}` (exactly the
+    circle at fixed ``p``; zero without a rating; generators within their Q limits). The slack
+    voltage is held at the ext_grid set-point, as in the dispatch. The net goes through
+    :func:`gridopt.network.load.load_network` and is solved by
+    :func:`gridopt.opf.ac.solve_ac_opf` with :attr:`~gridopt.opf.result.Objective.LOSSES`.
+
+    So the reference keeps the dispatch's energy schedule (storage, curtailment) and finds the
+    best reactive power and voltages for it, over a feasible set that contains the dispatch's
+    (the dispatch limits inverters to an inscribed octagon): the dispatch's AC losses should
+    not be below it, and the gap says how much the linearised model leaves on the table.
+    """
+    from gridopt.network.load import load_network
+    from gridopt.opf.ac import solve_ac_opf
+    from gridopt.opf.result import Objective
+
+    tick = time.perf_counter()
+    template = copy.deepcopy(net)
+    for table in ("load", "sgen", "storage", "gen"):
+        if len(template[table]):
+            template[table] = template[table].iloc[0:0]
+    if len(template.poly_cost):
+        template.poly_cost = template.poly_cost.iloc[0:0]
+    eg = template.ext_grid[template.ext_grid.in_service.astype(bool)]
+    for _, row in eg.iterrows():
+        template.bus.loc[int(row.bus), ["min_vm_pu", "max_vm_pu"]] = float(row.vm_pu)
+    buses = np.asarray(dataset["bus"].values)
+    n_t = dataset.sizes["time"]
+    losses = np.full(n_t, np.nan)
+    status: list[str] = []
+    units: list[tuple[str, int, str, float | None, float, float]] = []
+    for s in assets.storage:
+        units.append(("storage_p_mw", int(s.bus), s.name, s.s_max_mva, 0.0, 0.0))
+    for p in assets.pv:
+        units.append(("pv_p_mw", int(p.bus), p.name, p.s_max_mva, 0.0, 0.0))
+    for g in assets.generator:
+        units.append(("gen_p_mw", int(g.bus), g.name, None, g.q_min_mvar, g.q_max_mvar))
+    dims = {"storage_p_mw": "storage", "pv_p_mw": "pv", "gen_p_mw": "generator"}
+    for t in range(n_t):
+        work = copy.deepcopy(template)
+        p_d = dataset["p_demand_mw"].isel(time=t).values
+        q_d = dataset["q_demand_mvar"].isel(time=t).values
+        for b, p, q in zip(buses, p_d, q_d, strict=True):
+            if p != 0.0 or q != 0.0:
+                pp.create_load(work, int(b), p_mw=float(p), q_mvar=float(q))
+        for var, bus, name, s_max, q_lo, q_hi in units:
+            p_mw = float(dataset[var].isel(time=t).sel({dims[var]: name}).values)
+            if s_max is not None:
+                q_lo, q_hi = -_q_room(s_max, p_mw), _q_room(s_max, p_mw)
+            pp.create_sgen(work, bus, p_mw=p_mw, q_mvar=0.0, controllable=True,
+                           min_p_mw=p_mw, max_p_mw=p_mw, min_q_mvar=q_lo, max_q_mvar=q_hi,
+                           name=f"{name} @ {t}")
+        solution = solve_ac_opf(load_network(work).network, Objective.LOSSES)
+        status.append(solution.status.value)
+        if solution.status.value == "optimal":
+            losses[t] = float(solution.objective)
+    return ACOPFReference(losses, tuple(status), time.perf_counter() - tick)

@@ -1,0 +1,153 @@
+"""PyPSA side of the dispatch benchmark; runs inside the separate PyPSA venv (not gridopt's).
+
+Reads the problem exported by ``bench_dispatch.py`` (an ``.npz`` of plain arrays), builds the
+PyPSA network from it (no ``import_from_pandapower_net``: see the pitfalls in
+``docs/benchmarks/dispatch.md``), solves the linear OPF with HiGHS on one thread, and writes a
+JSON result: times (network build, model build, solve), peak memory, objective, and the
+branch flows PyPSA's own linear power flow (``Network.lpf``) gives for gridopt's injections of
+the first period (the "same DC power flow" check).
+
+Usage: ``python _pypsa_side.py problem.npz result.json``. Imports nothing from gridopt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pypsa
+
+
+def build_network(d: dict[str, np.ndarray]) -> pypsa.Network:
+    """The multi-period linear OPF of the exported arrays as a PyPSA network.
+
+    Buses at ``v_nom = 1 kV`` so that PyPSA's per unit (1 MVA base, ``x_pu = x / v_nom^2``)
+    is the exported ``x_eff_ohm`` (series reactance times tap ratio over ``S_base``); every
+    branch (line or transformer) is a ``Line`` with the exported rating (``s_nom``; unlimited
+    branches get a rating they cannot reach).
+    """
+    n_t = int(d["n_periods"])
+    n = pypsa.Network()
+    n.set_snapshots(pd.RangeIndex(n_t, name="snapshot"))
+    n.snapshot_weightings.loc[:, :] = float(d["period_hours"])
+    buses = [f"b{i}" for i in range(int(d["n_bus"]))]
+    n.add("Bus", buses, v_nom=1.0)
+    nl = len(d["branch_from"])
+    rate = np.where(np.isfinite(d["rate_mva"]), d["rate_mva"], 1e7)
+    n.add(
+        "Line",
+        [f"l{k}" for k in range(nl)],
+        bus0=[buses[i] for i in d["branch_from"]],
+        bus1=[buses[i] for i in d["branch_to"]],
+        x=d["x_eff_ohm"],
+        r=0.0,
+        s_nom=rate,
+    )
+    ng = len(d["gen_bus"])
+    pmax = d["gen_pmax_mw"]
+    n.add(
+        "Generator",
+        [f"g{k}" for k in range(ng)],
+        bus=[buses[i] for i in d["gen_bus"]],
+        p_nom=pmax,
+        p_min_pu=d["gen_pmin_mw"] / pmax,
+        p_max_pu=1.0,
+        marginal_cost=d["gen_cost_per_mwh"],
+    )
+    load_bus = d["load_bus"]
+    n.add(
+        "Load",
+        [f"d{k}" for k in range(len(load_bus))],
+        bus=[buses[i] for i in load_bus],
+        p_set=pd.DataFrame(
+            d["load_p_mw"], index=n.snapshots, columns=[f"d{k}" for k in range(len(load_bus))]
+        ),
+    )
+    ns = len(d["storage_bus"])
+    if ns:
+        p_nom = d["storage_p_mw"]
+        n.add(
+            "StorageUnit",
+            [f"s{k}" for k in range(ns)],
+            bus=[buses[i] for i in d["storage_bus"]],
+            p_nom=p_nom,
+            max_hours=d["storage_e_mwh"] / p_nom,
+            efficiency_store=d["storage_eta_c"],
+            efficiency_dispatch=d["storage_eta_d"],
+            state_of_charge_initial=d["storage_e0_mwh"],
+            cyclic_state_of_charge=False,
+            standing_loss=0.0,
+        )
+    return n
+
+
+def dc_flows(d: dict[str, np.ndarray]) -> np.ndarray:
+    """Branch flows of PyPSA's ``lpf`` for gridopt's net injections of the first period."""
+    n = pypsa.Network()
+    n.set_snapshots([0])
+    buses = [f"b{i}" for i in range(int(d["n_bus"]))]
+    n.add("Bus", buses, v_nom=1.0)
+    nl = len(d["branch_from"])
+    n.add(
+        "Line",
+        [f"l{k}" for k in range(nl)],
+        bus0=[buses[i] for i in d["branch_from"]],
+        bus1=[buses[i] for i in d["branch_to"]],
+        x=d["x_eff_ohm"],
+        r=0.0,
+    )
+    inject = d["check_injection_mw"]
+    slack = int(d["slack_bus"])
+    n.add("Generator", "slack", bus=buses[slack], control="Slack")
+    others = [i for i in range(len(buses)) if i != slack]
+    n.add("Load", [f"x{i}" for i in others], bus=[buses[i] for i in others],
+          p_set=-inject[others])
+    n.lpf()
+    return np.asarray(n.lines_t.p0.loc[0, [f"l{k}" for k in range(nl)]].to_numpy(), dtype=float)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    src, out = sys.argv[1], sys.argv[2]
+    with np.load(src) as f:
+        d = {k: f[k] for k in f.files}
+    t0 = time.perf_counter()
+    n = build_network(d)
+    t1 = time.perf_counter()
+    n.optimize.create_model()
+    t2 = time.perf_counter()
+    status, condition = n.optimize.solve_model(
+        solver_name="highs", solver_options={"threads": 1}, log_to_console=False
+    )
+    t3 = time.perf_counter()
+    flows = dc_flows(d)
+    result = {
+        "status": str(status),
+        "condition": str(condition),
+        "objective": float(n.objective),
+        "network_seconds": t1 - t0,
+        "model_seconds": t2 - t1,
+        "solve_seconds": t3 - t2,
+        "total_seconds": t3 - t0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "check_flows_mw": flows.tolist(),
+        "versions": {
+            "pypsa": pypsa.__version__,
+            "pandas": pd.__version__,
+            "linopy": __import__("linopy").__version__,
+            "highspy": __import__("importlib.metadata").metadata.version("highspy"),
+        },
+        "n_variables": int(n.model.nvars),
+        "n_constraints": int(n.model.ncons),
+    }
+    with open(out, "w") as fh:
+        json.dump(result, fh)
+
+
+if __name__ == "__main__":
+    main()
