@@ -15,7 +15,6 @@ Columns are families of ``(element, period)`` blocks, element-major (the order o
 =================  ==================  ============================================
 family             elements            bounds
 =================  ==================  ============================================
-``p_flow``         branches            free (MW, at the from end)
 ``theta``          buses               free, slack bus 0 (rad)
 ``p_charge``       storage             ``[0, P^c]``
 ``p_discharge``    storage             ``[0, P^d]``
@@ -25,13 +24,21 @@ family             elements            bounds
 ``p_shift_down``   flexible loads      ``[0, D]`` in the window, 0 outside
 ``p_gen``          generators          ``[P_min, P_max]``
 ``p_grid``         one (connection)    ``[-export, import]``
-``s_over``         rated branches      ``[0, inf)`` (MVA, thermal slack)
+``s_over_up``      rated branches      ``[0, inf)`` (MVA, slack of ``P <= R``)
+``s_over_down``    rated branches      ``[0, inf)`` (MVA, slack of ``P >= -R``)
 =================  ==================  ============================================
 
 Rows (the maths of each family is in the docstring of the Pyomo function of the same name
-in :mod:`gridopt.opf.dispatch.constraints`): ``dc_flow`` (branch, t), ``storage_balance``
-(storage, t), ``storage_final`` (storage), ``shift_energy`` (flexible load), ``p_balance``
-(bus, t), ``thermal_upper`` and ``thermal_lower`` (rated branch, t).
+in :mod:`gridopt.opf.dispatch.constraints`): ``storage_balance`` (storage, t),
+``storage_final`` (storage), ``shift_energy`` (flexible load), ``p_balance`` (bus, t),
+``thermal`` (rated branch, t).
+
+Two reformulations keep the LP small without changing its optimum (the Pyomo model has branch
+flow variables and two thermal rows per branch): branch flows are substituted,
+``P = diag(b) A theta`` with ``b = S_base / (x tau)``, as in :mod:`gridopt.opf.dc`; and the
+soft thermal limit ``|P| <= R + s`` is one ranged row ``-R <= P - s_up + s_down <= R`` with two
+penalised slacks (at an optimum at most one is positive, so ``s_over = s_up + s_down``). On
+case1354pegase over 24 periods this halves HiGHS's time against the literal form.
 """
 
 from __future__ import annotations
@@ -70,9 +77,18 @@ class DispatchMatrices:
     columns: dict[str, slice]
     rows: dict[str, slice]
     n_periods: int
+    flow_matrix: sp.csr_matrix
 
     def values(self, x: FloatArray, family: str) -> FloatArray:
-        """Values of one column family as a ``(time, element)`` array."""
+        """Values of one column family as a ``(time, element)`` array.
+
+        Also the derived ``p_flow`` (branch flows, ``diag(b) A theta``) and ``s_over``
+        (thermal slack, ``s_over_up + s_over_down``).
+        """
+        if family == "p_flow":
+            return (self.flow_matrix @ self.values(x, "theta").T).T
+        if family == "s_over":
+            return self.values(x, "s_over_up") + self.values(x, "s_over_down")
         block = x[self.columns[family]]
         return block.reshape(-1, self.n_periods).T.copy()
 
@@ -117,13 +133,14 @@ def build_dc_dispatch_matrices(
         Objective weights.
     """
     n_t, dt = inputs.n_periods, inputs.period_hours
-    nb, nl = grid.n_bus, grid.n_branch
+    nb = grid.n_bus
     st, pv, fl, gens = assets.storage, assets.pv, assets.flexible_load, assets.generator
     rated = np.flatnonzero(np.isfinite(grid.rate_mva))
     sizes = {
-        "p_flow": nl, "theta": nb, "p_charge": len(st), "p_discharge": len(st),
+        "theta": nb, "p_charge": len(st), "p_discharge": len(st),
         "energy": len(st), "p_curtail": len(pv), "p_shift_up": len(fl),
-        "p_shift_down": len(fl), "p_gen": len(gens), "p_grid": 1, "s_over": len(rated),
+        "p_shift_down": len(fl), "p_gen": len(gens), "p_grid": 1, "s_over_up": len(rated),
+        "s_over_down": len(rated),
     }
     columns: dict[str, slice] = {}
     start = 0
@@ -168,7 +185,8 @@ def build_dc_dispatch_matrices(
     bound("p_gen", per([g.p_min_mw for g in gens]), per([g.p_max_mw for g in gens]))
     bound("p_grid", np.full(n_t, -assets.grid.p_export_max_mw),
           np.full(n_t, assets.grid.p_import_max_mw))
-    bound("s_over", np.zeros(len(rated) * n_t), np.full(len(rated) * n_t, np.inf))
+    for family in ("s_over_up", "s_over_down"):
+        bound(family, np.zeros(len(rated) * n_t), np.full(len(rated) * n_t, np.inf))
 
     # objective
     cost = np.zeros(n_col)
@@ -182,15 +200,14 @@ def build_dc_dispatch_matrices(
     cost[columns["p_curtail"]] = dt * options.curtailment_penalty_per_mwh
     cost[columns["p_grid"]] = dt * inputs.price_per_mwh
     cost[columns["p_gen"]] = dt * per([g.cost_per_mwh for g in gens])
-    cost[columns["s_over"]] = dt * options.thermal_slack_penalty_per_mvah
+    cost[columns["s_over_up"]] = dt * options.thermal_slack_penalty_per_mvah
+    cost[columns["s_over_down"]] = dt * options.thermal_slack_penalty_per_mvah
 
     families: list[tuple[str, list[tuple[str, sp.csr_matrix]], FloatArray, FloatArray]] = []
-    # dc_flow: p_flow - b (theta_f - theta_t) = 0
+    # branch flows P = diag(b) A theta (substituted, not variables)
     incidence = grid.incidence()
     b = grid.base_mva / (grid.x_pu * grid.tap_ratio)
-    zero_l = np.zeros(nl * n_t)
-    families.append(("dc_flow", [block("p_flow", sp.identity(nl)),
-                                 block("theta", -sp.diags(b) @ incidence)], zero_l, zero_l))
+    flow_matrix = sp.csr_matrix(sp.diags(b) @ incidence)
     # storage_balance: e_t - e_{t-1} - dt eta_c pc + dt / eta_d pd = E0 [t = 0]
     if st:
         shift = sp.identity(n_t, format="csr") - sp.eye(n_t, k=-1, format="csr")
@@ -216,7 +233,7 @@ def build_dc_dispatch_matrices(
                          np.zeros(len(fl)), np.zeros(len(fl))))
     # p_balance: injections - flows out + flows in = demand - available PV
     slack = sp.csr_matrix(([1.0], ([grid.slack_bus], [0])), shape=(nb, 1))
-    parts = [block("p_flow", -incidence.T), block("p_grid", slack)]
+    parts = [block("theta", -incidence.T @ flow_matrix), block("p_grid", slack)]
     if st:
         parts += [block("p_discharge", _on_bus(positions["storage"], nb)),
                   block("p_charge", -_on_bus(positions["storage"], nb))]
@@ -230,17 +247,13 @@ def build_dc_dispatch_matrices(
     pv_at_bus = inputs.pv_available_mw @ _on_bus(positions["pv"], nb).T.toarray()
     rhs_bal = (inputs.p_demand_mw - pv_at_bus).T.ravel()
     families.append(("p_balance", parts, rhs_bal, rhs_bal))
-    # thermal limits: -R <= p_flow -+ s_over, |p_flow| <= R + s_over
+    # thermal limits: -R <= P - s_up + s_down <= R
     if len(rated):
-        pick = sp.csr_matrix((np.ones(len(rated)), (np.arange(len(rated)), rated)),
-                             shape=(len(rated), nl))
         rate = per(grid.rate_mva[rated])
-        families.append(("thermal_upper", [block("p_flow", pick),
-                                           block("s_over", -sp.identity(len(rated)))],
-                         np.full(len(rate), -np.inf), rate))
-        families.append(("thermal_lower", [block("p_flow", pick),
-                                           block("s_over", sp.identity(len(rated)))],
-                         -rate, np.full(len(rate), np.inf)))
+        families.append(("thermal", [block("theta", flow_matrix[rated]),
+                                     block("s_over_up", -sp.identity(len(rated))),
+                                     block("s_over_down", sp.identity(len(rated)))],
+                         -rate, rate))
 
     row_blocks, lows, highs, rows = [], [], [], {}
     row_start = 0
@@ -265,7 +278,8 @@ def build_dc_dispatch_matrices(
         col_lower=lower,
         col_upper=upper,
     )
-    return DispatchMatrices(problem=problem, columns=columns, rows=rows, n_periods=n_t)
+    return DispatchMatrices(problem=problem, columns=columns, rows=rows, n_periods=n_t,
+                            flow_matrix=flow_matrix)
 
 
 @dataclass(frozen=True, eq=False)
