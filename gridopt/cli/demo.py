@@ -1,26 +1,50 @@
-"""``gridopt demo``: the command behind ``make demo``."""
+"""``gridopt demo``: the command behind ``make demo``: the whole planning job on the sample data.
+
+Runs ``data/jobs/demo.toml``: the 17 CityLearn sample homes (consumption and rooftop PV) mapped
+onto pandapower's ``case33bw`` feeder, a day-ahead forecast from six weeks of readings,
+reconfiguration, dispatch of a community battery and three curtailable PV inverters, an AC
+power flow of every period, and prints the summary as a table.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
-from gridopt.cli import opf
+from gridopt.cli import run as run_cli
 
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` subcommand."""
     p = subparsers.add_parser(
-        "demo", help="run the demonstration job on the embedded sample data and print a summary"
+        "demo",
+        help="run the planning job on the embedded sample data and print a summary",
+        description=(
+            "Run the planning job of data/jobs/demo.toml (case33bw with the 17 CityLearn sample "
+            "homes, their PV, a battery and curtailable PV inverters) and print its summary."
+        ),
+        epilog=run_cli.EPILOG,
     )
+    p.add_argument("--out-dir", type=Path, default=Path("runs"), metavar="DIR",
+                   help="parent of the run directory (default ./runs)")
+    p.add_argument("--now", default=None, metavar="TIMESTAMP",
+                   help="planning instant (default 2022-10-20T00:00, local time of the sample)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=run)
 
 
+def demo_config() -> Path:
+    """Path of the demo job config: ``$GRIDOPT_DATA/jobs/demo.toml`` or the repository's."""
+    root = os.environ.get("GRIDOPT_DATA")
+    base = Path(root) if root else Path(__file__).resolve().parents[2] / "data"
+    return base / "jobs" / "demo.toml"
+
+
 def run(args: argparse.Namespace) -> int:
-    """AC-OPF of the shipped PGLib IEEE 118-bus case, checked by pandapower."""
-    ns = argparse.Namespace(
-        case="pglib_opf_case118_ieee", formulation="ac", objective="cost", out=None,
-        no_check=False, json=args.json, verbose=0,
-    )
-    return opf.run(ns)
+    """Run the demo job through ``gridopt run`` (same output, exit codes and run directory)."""
+    ns = argparse.Namespace(config=demo_config(), now=args.now, out_dir=args.out_dir,
+                            json=args.json, verbose=args.verbose)
+    return run_cli.run(ns)
