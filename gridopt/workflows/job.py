@@ -68,8 +68,9 @@ class JobResult:
     run_dir
         Directory holding the outputs.
     status
-        ``"ok"`` or ``"infeasible"`` (limits could not all be met; the least-violating dispatch
-        is still written).
+        ``"ok"``, or ``"infeasible"`` when limits could not all be met: the LP needed slack on
+        voltage or thermal limits, or the AC power flow of some period breaks a limit or does
+        not converge (``ac_checked`` false). The least-violating dispatch is still written.
     summary
         The content of ``summary.json``.
     readings
@@ -387,6 +388,19 @@ class _Clock:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
+def run_directory(
+    config: JobConfig | str | Path,
+    now: str | pd.Timestamp | None = None,
+    out_dir: str | Path | None = None,
+) -> tuple[str, Path]:
+    """Run id and run directory a job would use, without running it (nothing is created)."""
+    cfg = config if isinstance(config, JobConfig) else read_config(config)
+    now_utc = resolve_now(now, cfg)
+    run_id = compute_run_id(cfg.raw, cfg.input_files(), _iso(now_utc), __version__)
+    parent = Path(out_dir) if out_dir is not None else cfg.out_dir
+    return run_id, parent / run_id
+
+
 def run_job(
     config: JobConfig | str | Path,
     *,
@@ -426,9 +440,7 @@ def run_job(
     cfg = config if isinstance(config, JobConfig) else read_config(config)
     say = progress or (lambda _msg: None)
     now_utc = resolve_now(now, cfg)
-    run_id = compute_run_id(cfg.raw, cfg.input_files(), _iso(now_utc), __version__)
-    parent = Path(out_dir) if out_dir is not None else cfg.out_dir
-    run_dir = parent / run_id
+    run_id, run_dir = run_directory(cfg, now_utc, out_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -503,7 +515,7 @@ def _run_stages(
 
     loaded = load_network(cfg.network)
     net = loaded.pandapower_net()
-    assets = _assets(net, cfg.assets)
+    assets = load_assets(net, cfg.assets)
     reconf = None
     net_dispatched = net
     if cfg.reconfigure.enabled:
@@ -591,13 +603,14 @@ def _run_stages(
     )
 
 
-def _assets(net: Any, path: Path | None) -> Any:
+def load_assets(net: Any, path: str | Path | None) -> Any:
+    """Assets declared in ``net``, overridden and extended by the TOML file at ``path``."""
     from gridopt.opf.assets import assets_from_net, assets_from_toml, merge_assets
 
     assets = assets_from_net(net)
     if path is not None:
         names = {str(n): int(i) for i, n in net.bus.name.items() if n is not None}
-        assets = merge_assets(assets, assets_from_toml(path, names))
+        assets = merge_assets(assets, assets_from_toml(Path(path), names))
     return assets
 
 
@@ -671,7 +684,7 @@ def build_summary(
     dt = float(s["period_hours"])
     summary: dict[str, Any] = {
         "run_id": run_id,
-        "status": "ok" if s["status"] == "optimal" else "infeasible",
+        "status": "ok" if s["status"] == "optimal" and s["ac_checked"] else "infeasible",
         "job": cfg.name,
         "gridopt_version": __version__,
         "network": s["network"],
@@ -810,6 +823,8 @@ __all__ = [
     "dispatch_input",
     "forecast_horizon",
     "forecast_origin",
+    "load_assets",
     "resolve_now",
+    "run_directory",
     "run_job",
 ]

@@ -361,7 +361,7 @@ def parse_config(raw: bytes, path: Path | None = None, base: Path | None = None)
     _positive(where, "reconfigure", "periods", rc["periods"])
     _positive(where, "reconfigure", "max_switching", rc["max_switching"])
     _positive(where, "reconfigure", "milp_time_limit_s", rc["milp_time_limit_s"], 1.0)
-    if rc["enabled"] and fc["horizon_steps"] % rc["periods"]:
+    if fc["horizon_steps"] % rc["periods"]:
         raise InputError(
             f"{where}: [reconfigure] periods = {rc['periods']} does not divide [forecast] "
             f"horizon_steps = {fc['horizon_steps']}; choose a divisor such as 1, 2, 4"
