@@ -57,6 +57,19 @@ DAILY_SHAPE = np.array([
 ])
 DAY_FACTORS = (1.0, 0.98, 1.02, 0.95)
 N_STORAGE = 10
+NOTES_PEGASE = """
+Notes: gridopt's "build model" is `grid_from_pandapower` + forecast placement + matrix assembly +
+passing the matrices to HiGHS; PyPSA's is building the network from the arrays + linopy's
+`create_model`. PyPSA's "solve" includes linopy writing the problem for HiGHS and reading the
+solution back. gridopt's LP has more columns (bus angles; two slacks per rated branch and period,
+because its thermal limits are soft) and fewer rows (PyPSA writes a row per cycle and per line
+limit); HiGHS's own time is the larger part on both sides. The problem: the pitfalls of
+`import_from_pandapower_net` listed in issue 4 are avoided by exporting arrays from gridopt's
+`DispatchGrid` (series reactance times tap over S_base as PyPSA `Line.x` at `v_nom = 1 kV`,
+ratings in MVA with `sqrt(3)`, parallel lines, in-service elements and open switches already
+resolved); transformer phase shifts (at most 0.09 degrees here) are left out by both.
+SimBench MV grids with their own profiles are not benchmarked yet.
+"""
 PLACEHOLDER_SN_MVA = 99.999
 
 
@@ -364,6 +377,7 @@ def write_report(pegase: list[dict[str, Any]], resolve: dict[str, Any] | None) -
                 f"peak memory; thermal slack used by gridopt "
                 f"{g[0]['max_thermal_slack_mva']:.1e} MVA."
             )
+        lines += ["", *NOTES_PEGASE.strip().splitlines()]
     if resolve:
         runs = resolve["runs"]
         first = _med([r["first"] for r in runs])

@@ -4,7 +4,7 @@ The model is built for a network, a set of assets and a horizon length; every qu
 changes with the forecast or with the linearisation point is a *mutable* Pyomo ``Param``
 (demand, PV availability, price, loss tangents, voltage-drop corrections), so a persistent
 HiGHS instance re-solves after :func:`set_inputs` without rebuilding; loss tangents are rows
-added to (and removed from) the persistent solver round by round.
+added to the persistent solver round by round (never removed: they stay valid).
 
 Losses: successive outer linearisation
 --------------------------------------
