@@ -83,6 +83,7 @@ from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.var import VarData
 
 from gridopt.errors import SolverError
+from gridopt.solvers._highs_threads import highs_threads
 from gridopt.solvers.status import SolverReport, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -341,7 +342,7 @@ class HighsSolver:
         config: dict[str, object] = {
             "load_solutions": False,
             "raise_exception_on_nonoptimal_result": False,
-            "threads": self.options.threads,
+            "threads": highs_threads(self.options.threads),
             "time_limit": self.options.time_limit_seconds,
             "solver_options": self.options.highs_option_values(),
         }
@@ -641,8 +642,7 @@ def _new_highs(options: HighsOptions) -> highspy.Highs:
     if banner.getvalue():
         logger.debug("%s", banner.getvalue().strip())
     values: dict[str, OptionValue] = dict(options.highs_option_values())
-    if options.threads is not None:
-        values["threads"] = options.threads
+    values["threads"] = highs_threads(options.threads)
     if options.time_limit_seconds is not None:
         values["time_limit"] = float(options.time_limit_seconds)
     for name, value in values.items():

@@ -13,8 +13,6 @@ network re-solves without rebuilding: only mutable parameters change.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ import pyomo.environ as pyo
 import xarray as xr
 
 from gridopt.errors import InfeasibleError, InputError, SolverError
+from gridopt.ingest.io import write_netcdf
 from gridopt.opf.assets import (
     Assets,
     assets_from_net,
@@ -537,20 +536,6 @@ def read_forecast(path: Path) -> xr.Dataset:
         raise InputError(f"forecast file {path} is not a readable NetCDF file: {exc}") from exc
 
 
-def write_dataset_atomic(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` as NetCDF to a temporary file beside ``path`` and rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def dispatch_files(
     network: str | Path | pp.pandapowerNet,
     forecast_path: Path,
@@ -574,5 +559,5 @@ def dispatch_files(
         assets = merge_assets(assets, assets_from_toml(Path(assets_path), names))
     result = dispatch(net, forecast, assets, options, name=loaded.name)
     if out_path is not None:
-        write_dataset_atomic(result.dataset, Path(out_path))
+        write_netcdf(result.dataset, Path(out_path))
     return result
