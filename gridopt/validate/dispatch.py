@@ -202,7 +202,9 @@ class ACChecker:
 class Violation:
     """One limit violated in one period.
 
-    ``kind`` is ``"voltage_low"``, ``"voltage_high"``, ``"thermal"`` or ``"not_converged"``;
+    ``kind`` is ``"voltage_low"``, ``"voltage_high"``, ``"thermal"``, ``"not_converged"`` or
+    ``"loss_inflation"`` (the LP dumped surplus energy into its loss variables: value is the
+    model's losses in MW, limit the AC losses);
     ``source`` is ``"ac"`` (pandapower check) or ``"model"`` (slack used by the LP).
     """
 

@@ -377,6 +377,43 @@ def _model_violations(
     return out
 
 
+#: The LP's losses may exceed the AC losses by this factor (plus 1 kW) in a period before the
+#: dispatch counts as dumping energy into its loss variables.
+LOSS_INFLATION_FACTOR = 1.25
+
+
+def _loss_inflation(
+    sp: Setpoints, ac: ACCheck, times: np.ndarray, name: str
+) -> list[Violation]:
+    """Periods whose LP losses far exceed the AC losses of the same dispatch.
+
+    The loss variables are bounded below by tangents of the convex losses, so at an optimum they
+    sit on the tangents and under-estimate the AC losses slightly. When the LP cannot otherwise
+    balance a period (surplus PV that the grid connection may not export and that costs more to
+    curtail than to "lose"), it inflates them instead: the dispatch then looks balanced but is
+    not. Such periods are reported as violations, which makes the status infeasible.
+    """
+    model = np.asarray(sp.p_loss_mw).sum(axis=1)
+    actual = np.asarray(ac.losses_mw, dtype=float)
+    bad = np.flatnonzero(model > LOSS_INFLATION_FACTOR * np.nan_to_num(actual) + 1e-3)
+    if len(bad):
+        logger.warning(
+            "%s: in %d period(s) the LP balances power by inflating its losses (up to %.3f MW "
+            "against %.3f MW in the AC check): the surplus has nowhere to go; allow export at "
+            "the grid connection (ext_grid min_p_mw < 0 or a [grid] table in the asset file) or "
+            "lower the curtailment penalty",
+            name, len(bad), float(model[bad].max()), float(np.nan_to_num(actual)[bad].max()),
+        )
+    return [
+        Violation(
+            kind="loss_inflation", source="model", period=int(t), time=str(times[t]),
+            element="network losses (surplus with nowhere to go: check export limit)",
+            value=float(model[t]), limit=float(actual[t]),
+        )
+        for t in bad
+    ]
+
+
 def _assemble(
     d: Dispatcher,
     inputs: DispatchInputs,
@@ -393,6 +430,7 @@ def _assemble(
     dt = dm.period_hours
     times = inputs.time
     model_v = _model_violations(dm, sp, times, d.options.slack_tolerance)
+    model_v += _loss_inflation(sp, ac, times, d.name)
     ac_v = ac_violations(ac, grid, times)
     base_v = ac_violations(base_ac, grid, times)
     status = SolveStatus.INFEASIBLE if model_v else SolveStatus.OPTIMAL

@@ -215,3 +215,25 @@ def test_losses_within_two_percent_of_a_per_period_ac_opf(
     assert np.all(per_period < 0.03)
     # the reference is far from the baseline: reactive power is worth a lot on this feeder
     assert reference_mwh < 0.8 * result.baseline_losses_mwh
+
+
+def test_surplus_without_export_is_reported_not_hidden_in_losses() -> None:
+    """No export allowed and PV beyond demand: the LP must not quietly 'lose' the surplus."""
+    import dataclasses
+
+    from gridopt.opf.assets import GridConnection
+
+    net = feeder_net(with_storage=False)
+    assets = assets_from_net(net)
+    # Curtailing is priced above losing energy, so only the check stands between the planner
+    # and a dispatch that balances the day by inflating its loss variables.
+    no_export = dataclasses.replace(assets, grid=GridConnection(p_export_max_mw=0.0))
+    from gridopt.opf.dispatch.options import DispatchOptions
+
+    options = DispatchOptions(curtailment_penalty_per_mwh=50.0)
+    result = Dispatcher(net, PERIODS, 24.0 / PERIODS, no_export, options,
+                        name="case33bw").solve(day_forecast(net, PERIODS, pv_scale=3.0))
+    inflated = [v for v in result.violations if v.kind == "loss_inflation"]
+    assert inflated, "surplus periods must be reported"
+    assert result.status is SolveStatus.INFEASIBLE
+    assert all(v.value > v.limit for v in inflated)
