@@ -29,11 +29,15 @@ def build_network(d: dict[str, np.ndarray]) -> pypsa.Network:
     Buses at ``v_nom = 1 kV`` so that PyPSA's per unit (1 MVA base, ``x_pu = x / v_nom^2``)
     is the exported ``x_eff_ohm`` (series reactance times tap ratio over ``S_base``); every
     branch (line or transformer) is a ``Line`` with the exported rating (``s_nom``; unlimited
-    branches get a rating they cannot reach).
+    branches get a rating they cannot reach). A grid connection with non-zero limits (the
+    SimBench part) is a generator at the slack bus that can run negative (export), with the
+    time-varying price as ``marginal_cost``.
     """
     n_t = int(d["n_periods"])
     n = pypsa.Network()
     n.set_snapshots(pd.RangeIndex(n_t, name="snapshot"))
+    # float first: pandas 3 refuses to write 0.25 into the default integer weightings
+    n.snapshot_weightings = n.snapshot_weightings.astype(float)
     n.snapshot_weightings.loc[:, :] = float(d["period_hours"])
     buses = [f"b{i}" for i in range(int(d["n_bus"]))]
     n.add("Bus", buses, v_nom=1.0)
@@ -49,16 +53,31 @@ def build_network(d: dict[str, np.ndarray]) -> pypsa.Network:
         s_nom=rate,
     )
     ng = len(d["gen_bus"])
-    pmax = d["gen_pmax_mw"]
-    n.add(
-        "Generator",
-        [f"g{k}" for k in range(ng)],
-        bus=[buses[i] for i in d["gen_bus"]],
-        p_nom=pmax,
-        p_min_pu=d["gen_pmin_mw"] / pmax,
-        p_max_pu=1.0,
-        marginal_cost=d["gen_cost_per_mwh"],
-    )
+    if ng:
+        pmax = d["gen_pmax_mw"]
+        n.add(
+            "Generator",
+            [f"g{k}" for k in range(ng)],
+            bus=[buses[i] for i in d["gen_bus"]],
+            p_nom=pmax,
+            p_min_pu=d["gen_pmin_mw"] / pmax,
+            p_max_pu=1.0,
+            marginal_cost=d["gen_cost_per_mwh"],
+        )
+    p_import = float(d.get("grid_import_max_mw", 0.0))
+    p_export = float(d.get("grid_export_max_mw", 0.0))
+    if p_import > 0 or p_export > 0:
+        # the connection to the upstream grid: imports and exports at one time-varying price
+        p_nom = max(p_import, p_export)
+        n.add(
+            "Generator",
+            "grid",
+            bus=buses[int(d["slack_bus"])],
+            p_nom=p_nom,
+            p_min_pu=-p_export / p_nom,
+            p_max_pu=p_import / p_nom,
+            marginal_cost=pd.Series(d["grid_price_per_mwh"], index=n.snapshots),
+        )
     load_bus = d["load_bus"]
     n.add(
         "Load",
