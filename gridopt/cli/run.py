@@ -32,9 +32,14 @@ class TerminalProgress:
     Does nothing when the stream is not a TTY (cron, systemd, Airflow logs stay clean).
     """
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
-        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+    def __init__(self, stream: TextIO | None = None) -> None:
+        # Look sys.stderr up now, not at import: it may have been replaced since (pytest's
+        # capture, a notebook, a daemon that redirects it).
+        self.stream = sys.stderr if stream is None else stream
+        try:
+            self.enabled = bool(self.stream.isatty())
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            self.enabled = False
         self._message = ""
         self._started = time.perf_counter()
         self._step_started = self._started
