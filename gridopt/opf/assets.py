@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import pandapower as pp
+import pandas as pd
 
 from gridopt.errors import InputError
 
@@ -224,6 +225,16 @@ def _num(row: Mapping[str, Any], key: str, default: float) -> float:
     return default if math.isnan(out) else out
 
 
+def _controllable_rows(table: pd.DataFrame) -> list[tuple[Any, pd.Series]]:
+    """In-service rows whose ``controllable`` flag is True (none without the column)."""
+    if "controllable" not in table.columns:
+        return []
+    return [
+        (idx, row) for idx, row in table.iterrows()
+        if bool(row.get("in_service", True)) and row.get("controllable") is True
+    ]
+
+
 def assets_from_net(net: pp.pandapowerNet) -> Assets:
     """Read the controllable assets declared in a pandapower net (the net is not modified).
 
@@ -267,33 +278,27 @@ def assets_from_net(net: pp.pandapowerNet) -> Assets:
             )
         )
     pv = []
-    if "controllable" in net.sgen.columns:
-        for idx, row in net.sgen.iterrows():
-            if not (bool(row.get("in_service", True)) and row.get("controllable") is True):
-                continue
-            sn = _num(row, "sn_mva", 0.0)
-            pv.append(
-                CurtailablePV(
-                    name=str(row["name"]) if row.get("name") else f"sgen {idx}",
-                    bus=int(row["bus"]),
-                    p_rated_mw=_num(row, "max_p_mw", _num(row, "p_mw", 0.0)),
-                    s_max_mva=sn if sn > 0 else None,
-                )
+    for idx, row in _controllable_rows(net.sgen):
+        sn = _num(row, "sn_mva", 0.0)
+        pv.append(
+            CurtailablePV(
+                name=str(row["name"]) if row.get("name") else f"sgen {idx}",
+                bus=int(row["bus"]),
+                p_rated_mw=_num(row, "max_p_mw", _num(row, "p_mw", 0.0)),
+                s_max_mva=sn if sn > 0 else None,
             )
+        )
     flex = []
-    if "controllable" in net.load.columns:
-        for idx, row in net.load.iterrows():
-            if not (bool(row.get("in_service", True)) and row.get("controllable") is True):
-                continue
-            p = _num(row, "p_mw", 0.0)
-            flex.append(
-                FlexibleLoad(
-                    name=str(row["name"]) if row.get("name") else f"load {idx}",
-                    bus=int(row["bus"]),
-                    p_increase_max_mw=max(_num(row, "max_p_mw", p) - p, 0.0),
-                    p_decrease_max_mw=max(p - _num(row, "min_p_mw", p), 0.0),
-                )
+    for idx, row in _controllable_rows(net.load):
+        p = _num(row, "p_mw", 0.0)
+        flex.append(
+            FlexibleLoad(
+                name=str(row["name"]) if row.get("name") else f"load {idx}",
+                bus=int(row["bus"]),
+                p_increase_max_mw=max(_num(row, "max_p_mw", p) - p, 0.0),
+                p_decrease_max_mw=max(p - _num(row, "min_p_mw", p), 0.0),
             )
+        )
     gens = []
     costs: dict[int, float] = {}
     if len(net.poly_cost):
