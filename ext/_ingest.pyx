@@ -17,7 +17,7 @@ Row status codes written here (the Python layer owns the full list of quarantine
 """
 
 from libc.math cimport NAN, floor, isnan, log10, pow
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, qsort
 
 import numpy as np
 
@@ -321,3 +321,168 @@ def diff_registers(
                     quality[m, t] = Q_RESET
                     event[m, t] = EVENT_RESET
     return energy_arr, quality_arr, event_arr
+
+
+cdef int _cmp_i8(const void* a, const void* b) noexcept nogil:
+    cdef i8 x = (<const i8*> a)[0]
+    cdef i8 y = (<const i8*> b)[0]
+    return (x > y) - (x < y)
+
+
+def meter_intervals(
+    const i4[::1] meter,
+    const i8[::1] instant_ns,
+    Py_ssize_t n_meter,
+):
+    """Interval statistics of each meter from its own sorted, distinct instants.
+
+    ``meter[r]`` is the meter of row ``r`` (``-1``: row not used) and ``instant_ns[r]`` its UTC
+    instant in nanoseconds. The rows may be in any order: each meter's instants are gathered
+    (counting sort by meter), sorted and de-duplicated, so the result does not depend on the
+    order of the file. The positive steps between consecutive distinct instants are counted;
+    the most common one is the *mode* (ties: the smaller step). The meter's *interval* is the
+    smallest step that divides the mode and occurs at least ``max(2, steps // 10)`` times, else
+    the mode: a 30-minute meter with every other reading missing has a mode of 60 minutes but
+    many 30-minute steps, while a few jittered timestamps (steps of seconds) are too rare to
+    count.
+
+    Returns ``(instants, interval_ns, interval_support, steps, mode_ns)`` per meter: number of
+    distinct instants, the interval (0 with fewer than two instants), how many steps equal it,
+    how many steps there are (``instants - 1``) and the mode.
+    """
+    cdef Py_ssize_t n = meter.shape[0]
+    counts_arr = np.zeros(n_meter + 1, dtype=np.int64)
+    cdef i8[::1] start = counts_arr
+    instants_arr = np.zeros(n_meter, dtype=np.int64)
+    step_arr = np.zeros(n_meter, dtype=np.int64)
+    support_arr = np.zeros(n_meter, dtype=np.int64)
+    steps_arr = np.zeros(n_meter, dtype=np.int64)
+    mode_arr = np.zeros(n_meter, dtype=np.int64)
+    cdef i8[::1] instants = instants_arr
+    cdef i8[::1] step = step_arr
+    cdef i8[::1] support = support_arr
+    cdef i8[::1] steps = steps_arr
+    cdef i8[::1] mode = mode_arr
+    cdef Py_ssize_t r, m, k, lo, hi, u, j, run, best_run, need
+    cdef i8 total = 0, best, value
+    cdef i8* buf
+    cdef i8* fill
+    for r in range(n):
+        m = meter[r]
+        if m >= 0:
+            start[m + 1] += 1
+    for m in range(n_meter):
+        start[m + 1] += start[m]
+    total = start[n_meter]
+    buf = <i8*> malloc((total + 1) * sizeof(i8))
+    fill = <i8*> malloc((n_meter + 1) * sizeof(i8))
+    if buf == NULL or fill == NULL:
+        free(buf)
+        free(fill)
+        raise MemoryError()
+    try:
+        with nogil:
+            for m in range(n_meter):
+                fill[m] = start[m]
+            for r in range(n):
+                m = meter[r]
+                if m >= 0:
+                    buf[fill[m]] = instant_ns[r]
+                    fill[m] += 1
+            for m in range(n_meter):
+                lo = start[m]
+                hi = start[m + 1]
+                if hi - lo == 0:
+                    continue
+                qsort(&buf[lo], hi - lo, sizeof(i8), _cmp_i8)
+                # distinct instants, in place
+                u = lo
+                for j in range(lo + 1, hi):
+                    if buf[j] != buf[u]:
+                        u += 1
+                        buf[u] = buf[j]
+                k = u - lo + 1
+                instants[m] = k
+                if k < 2:
+                    continue
+                # steps between consecutive distinct instants, in place (k - 1 of them)
+                for j in range(lo, lo + k - 1):
+                    buf[j] = buf[j + 1] - buf[j]
+                qsort(&buf[lo], k - 1, sizeof(i8), _cmp_i8)
+                best = buf[lo]
+                best_run = 0
+                run = 0
+                value = buf[lo]
+                for j in range(lo, lo + k - 1):
+                    if buf[j] == value:
+                        run += 1
+                    else:
+                        value = buf[j]
+                        run = 1
+                    if run > best_run:
+                        best_run = run
+                        best = value
+                mode[m] = best
+                step[m] = best
+                support[m] = best_run
+                steps[m] = k - 1
+                # the smallest well-supported step that divides the mode (runs ascending)
+                need = (k - 1) // 10
+                if need < 2:
+                    need = 2
+                j = lo
+                while j < lo + k - 1 and buf[j] < best:
+                    value = buf[j]
+                    run = 0
+                    while j < lo + k - 1 and buf[j] == value:
+                        run += 1
+                        j += 1
+                    if run >= need and value > 0 and best % value == 0:
+                        step[m] = value
+                        support[m] = run
+                        break
+    finally:
+        free(buf)
+        free(fill)
+    return instants_arr, step_arr, support_arr, steps_arr, mode_arr
+
+
+def aggregate_blocks(
+    const f8[:, ::1] fine,
+    Py_ssize_t offset,
+    Py_ssize_t ratio,
+    Py_ssize_t n_coarse,
+):
+    """Sum ``ratio`` consecutive fine cells into one coarse cell, per meter (row).
+
+    Coarse cell ``t`` covers fine cells ``offset + t * ratio`` to ``offset + (t + 1) * ratio - 1``
+    (cells outside the fine grid count as missing). A coarse cell is the exact sum when every
+    fine cell is finite, NaN otherwise (its energy is unknown). Returns ``(coarse, complete)``,
+    ``complete`` counting the finite fine cells of each coarse cell.
+    """
+    cdef Py_ssize_t n_meter = fine.shape[0]
+    cdef Py_ssize_t n_fine = fine.shape[1]
+    coarse_arr = np.full((n_meter, n_coarse), np.nan)
+    present_arr = np.zeros((n_meter, n_coarse), dtype=np.int64)
+    cdef f8[:, ::1] coarse = coarse_arr
+    cdef i8[:, ::1] present = present_arr
+    cdef Py_ssize_t m, t, j, f
+    cdef f8 acc, v
+    cdef i8 ok
+    with nogil:
+        for m in range(n_meter):
+            for t in range(n_coarse):
+                acc = 0.0
+                ok = 0
+                for j in range(ratio):
+                    f = offset + t * ratio + j
+                    if f < 0 or f >= n_fine:
+                        continue
+                    v = fine[m, f]
+                    if not isnan(v):
+                        acc += v
+                        ok += 1
+                present[m, t] = ok
+                if ok == ratio:
+                    coarse[m, t] = acc
+    return coarse_arr, present_arr

@@ -54,16 +54,25 @@ def ingest(
     fill: str = "none",
     max_fill_steps: int = 4,
     mapping: str | Path | pd.DataFrame | None = None,
+    max_quarantine: float = 0.05,
+    max_meter_quarantine: float = 0.25,
 ) -> xr.Dataset:
     """Read, validate and regularise meter readings (``gridopt ingest``).
+
+    More quarantined rows than ``max_quarantine`` of the file or ``max_meter_quarantine`` of
+    any meter raise :class:`gridopt.errors.QuarantineBudgetError` (with the report and the
+    quarantine) instead of returning data.
 
     Returns the readings ``(time, meter)`` (``consumption_kwh``, ``production_kwh``,
     ``quality``), or with ``mapping`` the bus-level ``p_mw``/``q_mvar`` ``(time, bus)``. For the
     quarantine and the counts use :func:`gridopt.ingest.read_readings`, which this wraps.
     """
-    from gridopt.ingest import aggregate_to_buses, read_readings
+    from gridopt.ingest import QuarantineBudget, aggregate_to_buses, read_readings
 
-    data = read_readings(path, tz=tz, freq=freq, fill=fill, max_fill_steps=max_fill_steps).data
+    budget = QuarantineBudget(max_file_fraction=max_quarantine,
+                              max_meter_fraction=max_meter_quarantine)
+    data = read_readings(path, tz=tz, freq=freq, fill=fill, max_fill_steps=max_fill_steps,
+                         budget=budget).data
     if tz:
         data.attrs["tz"] = tz
     return aggregate_to_buses(data, mapping) if mapping is not None else data

@@ -28,6 +28,20 @@ class InputError(GridoptError, ValueError):
     exit_code = 2
 
 
+class QuarantineBudgetError(InputError):
+    """More input rows were quarantined than the quarantine budget allows (exit code 2).
+
+    Raised by ingestion instead of returning data. ``report`` (an
+    :class:`gridopt.ingest.IngestReport`) and ``quarantine`` (a DataFrame, one row per
+    quarantined input row) describe what was found, so that callers can write them.
+    """
+
+    def __init__(self, message: str, report: object, quarantine: object) -> None:
+        super().__init__(message)
+        self.report = report
+        self.quarantine = quarantine
+
+
 class InfeasibleError(GridoptError):
     """The optimisation problem has no feasible point (the solver proved or reported it)."""
 

@@ -35,3 +35,10 @@ def fill_linear(
 def diff_registers(
     register: NDArray[np.float64], modulus: float, rollover_fraction: float
 ) -> tuple[NDArray[np.float64], NDArray[np.int8], NDArray[np.int8]]: ...
+def meter_intervals(
+    meter: NDArray[np.int32], instant_ns: NDArray[np.int64], n_meter: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+           NDArray[np.int64]]: ...
+def aggregate_blocks(
+    fine: NDArray[np.float64], offset: int, ratio: int, n_coarse: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]: ...

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from gridopt.errors import GridoptError
+from gridopt.ingest.io import write_text
+from gridopt.ingest.model import QuarantineBudget
 
 #: Exit codes (documented in the README).
 EXIT_OK = 0
@@ -29,6 +33,31 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def write_json_atomic(obj: dict[str, Any], path: Path) -> Path:
+    """Write one JSON object (NaN as null) to ``path`` atomically."""
+    return write_text(json.dumps(_clean(obj), indent=2) + "\n", path)
+
+
+def add_budget_args(p: argparse.ArgumentParser) -> None:
+    """``--max-quarantine`` and ``--max-meter-quarantine`` (the quarantine budget of readings)."""
+    default = QuarantineBudget()
+    p.add_argument("--max-quarantine", type=float, default=default.max_file_fraction,
+                   metavar="FRACTION",
+                   help="largest share of the readings file's rows that may be quarantined "
+                        f"before the command refuses the file (exit 2); default "
+                        f"{default.max_file_fraction}")
+    p.add_argument("--max-meter-quarantine", type=float, default=default.max_meter_fraction,
+                   metavar="FRACTION",
+                   help="largest share of any one meter's rows that may be quarantined; "
+                        f"default {default.max_meter_fraction}")
+
+
+def budget_from_args(args: argparse.Namespace) -> QuarantineBudget:
+    """The quarantine budget given by :func:`add_budget_args` options."""
+    return QuarantineBudget(max_file_fraction=args.max_quarantine,
+                            max_meter_fraction=args.max_meter_quarantine)
 
 
 def emit_json(obj: dict[str, Any]) -> None:

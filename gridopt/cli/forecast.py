@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gridopt.cli._common import EXIT_OK, configure_logging, emit_json, run_guarded
+from gridopt.cli._common import (
+    EXIT_OK,
+    add_budget_args,
+    budget_from_args,
+    configure_logging,
+    emit_json,
+    run_guarded,
+)
 
 DEFAULT_STORE = Path("models")
 
@@ -23,6 +30,7 @@ def _common_data_args(p: argparse.ArgumentParser) -> None:
                    help="local IANA zone for calendar and origins (default: the data's tz attr)")
     p.add_argument("--threads", type=int, default=None,
                    help="OpenMP threads of the boosting models (default: all cores)")
+    add_budget_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
 
@@ -116,7 +124,7 @@ def _options(args: argparse.Namespace) -> Any:
 def _inputs(args: argparse.Namespace) -> tuple[Any, Any]:
     from gridopt.forecast.io import read_data, read_weather_csv
 
-    data = read_data(args.data, tz=args.tz)
+    data = read_data(args.data, tz=args.tz, budget=budget_from_args(args))
     weather = read_weather_csv(args.weather, tz=args.tz) if args.weather else None
     return data, weather
 

@@ -16,11 +16,13 @@ import pandas as pd
 import xarray as xr
 
 from gridopt.errors import InputError
+from gridopt.ingest.model import QuarantineBudget
 
 logger = logging.getLogger(__name__)
 
 
-def read_data(path: str | Path, *, tz: str | None = None) -> xr.Dataset:
+def read_data(path: str | Path, *, tz: str | None = None,
+              budget: QuarantineBudget | None = None) -> xr.Dataset:
     """Load readings for forecasting.
 
     Parameters
@@ -29,6 +31,8 @@ def read_data(path: str | Path, *, tz: str | None = None) -> xr.Dataset:
         ``.nc`` from ``gridopt ingest`` or a readings file (``.csv``, ``.csv.gz``, ``.parquet``).
     tz
         Zone of naive timestamps in a readings file (passed to the ingestion).
+    budget
+        Quarantine budget of a readings file (default :class:`QuarantineBudget`).
 
     Returns
     -------
@@ -53,7 +57,7 @@ def read_data(path: str | Path, *, tz: str | None = None) -> xr.Dataset:
         return data
     from gridopt.ingest import read_readings
 
-    result = read_readings(path, tz=tz)
+    result = read_readings(path, tz=tz, budget=budget)
     report = result.report
     logger.info("read %s: %s", path, report)
     return result.data

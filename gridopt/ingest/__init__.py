@@ -29,8 +29,10 @@ from gridopt.ingest.model import (
     FillPolicy,
     IngestReport,
     IngestResult,
+    IngestStatus,
     Layout,
     Quality,
+    QuarantineBudget,
     Reason,
     ValidationOptions,
 )
@@ -50,6 +52,7 @@ def read_readings(
     fill: FillPolicy | str = FillPolicy.NONE,
     max_fill_steps: int = 4,
     validation: ValidationOptions | None = None,
+    budget: QuarantineBudget | None = None,
 ) -> IngestResult:
     """Read, validate and regularise a file of meter readings.
 
@@ -64,8 +67,10 @@ def read_readings(
         IANA zone of naive (offset-less) timestamps, e.g. ``"Australia/Sydney"``; also recorded
         in the ``tz`` attribute. Without it naive timestamps are refused.
     freq
-        Interval (pandas offset, e.g. ``"30min"``); inferred as the most common step when
-        ``None``.
+        Interval of the dataset (pandas offset, e.g. ``"30min"``). ``None``: each meter's
+        interval is inferred from its own sorted timestamps and they must agree. Given, meters
+        on other intervals are converted to it (finer readings summed, coarser ones split
+        evenly; flagged ``AGGREGATED`` / ``SPLIT`` in ``quality``).
     layout
         ``"long"`` or ``"wide"``.
     cumulative
@@ -80,6 +85,9 @@ def read_readings(
         Longest gap (in intervals) that ``"linear"`` fills.
     validation
         Outlier and register thresholds (:class:`ValidationOptions`).
+    budget
+        How much may be quarantined (:class:`QuarantineBudget`; default 5 % of the file and
+        25 % of any meter's rows). Over budget no data is returned.
 
     Returns
     -------
@@ -91,7 +99,10 @@ def read_readings(
     ------
     gridopt.errors.InputError
         Unreadable or empty file, missing column, value columns in other units than kWh, naive
-        timestamps without ``tz``, no usable row at all.
+        timestamps without ``tz``, meters on different intervals without ``freq``.
+    gridopt.errors.QuarantineBudgetError
+        More rows quarantined than ``budget`` allows, or no usable row at all; the exception
+        carries the ``report`` and the ``quarantine``.
     """
     layout = Layout(layout)
     table = read_raw(path, layout)
@@ -105,6 +116,7 @@ def read_readings(
         fill=FillPolicy(fill),
         max_fill_steps=max_fill_steps,
         validation=validation,
+        budget=budget,
     )
 
 
@@ -113,9 +125,11 @@ __all__ = [
     "FillPolicy",
     "IngestReport",
     "IngestResult",
+    "IngestStatus",
     "Layout",
     "MappingReport",
     "Quality",
+    "QuarantineBudget",
     "Reason",
     "ValidationOptions",
     "aggregate_to_buses",

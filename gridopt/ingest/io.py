@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +23,8 @@ def _temp_beside(path: Path) -> Path:
     return Path(tmp)
 
 
-def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to NetCDF atomically (temporary file in the same directory + ``os.replace``).
+def _atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place.
 
     A reader never sees a half-written file; on failure the temporary file is removed and an
     existing file at ``path`` is left untouched.
@@ -31,27 +32,28 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     path = Path(path)
     tmp = _temp_beside(path)
     try:
-        ds.to_netcdf(tmp, engine="netcdf4")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
     return path
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to NetCDF atomically (temporary file in the same directory + ``os.replace``)."""
+    return _atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame to CSV atomically (no index column)."""
-    path = Path(path)
-    tmp = _temp_beside(path)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    return path
+    return _atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write UTF-8 text (e.g. a JSON report) atomically."""
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def quarantine_path(out: str | Path) -> Path:

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from gridopt.errors import InputError
+
 
 class Quality(enum.IntEnum):
     """Quality flag of one ``(time, meter)`` cell (variable ``quality``, int8).
@@ -16,13 +18,19 @@ class Quality(enum.IntEnum):
     ``MEASURED`` (0): a clean reading. ``FILLED`` (1): filled by the explicit gap policy
     (:class:`FillPolicy`). ``MISSING`` (2): no usable reading (value NaN). ``RESET`` (3):
     cumulative input only; the register decreased without a plausible rollover (meter replaced
-    or cleared), so the interval's energy is unknown (value NaN).
+    or cleared), so the interval's energy is unknown (value NaN). ``AGGREGATED`` (4): the sum
+    of a finer meter's complete readings in the interval (exact energy; only with ``freq``
+    coarser than the meter's own interval). ``SPLIT`` (5): an even share of a coarser meter's
+    reading (its energy is exact over the coarse interval, the profile inside it is not; only
+    with ``freq`` finer than the meter's own interval).
     """
 
     MEASURED = 0
     FILLED = 1
     MISSING = 2
     RESET = 3
+    AGGREGATED = 4
+    SPLIT = 5
 
 
 class Reason(enum.StrEnum):
@@ -39,6 +47,50 @@ class Reason(enum.StrEnum):
     OFF_GRID_TIMESTAMP = "off_grid_timestamp"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     OUTLIER = "outlier"
+    AMBIGUOUS_LOCAL_TIME = "ambiguous_local_time"
+    INCOMPATIBLE_INTERVAL = "incompatible_interval"
+
+
+class IngestStatus(enum.StrEnum):
+    """Outcome of ingestion as reported in ``IngestReport.status`` and the CLI's JSON.
+
+    ``OK``: no row quarantined. ``DEGRADED``: rows quarantined, within the
+    :class:`QuarantineBudget`. ``OVER_BUDGET``: more rows quarantined than the budget allows;
+    no dataset is produced (:class:`gridopt.errors.QuarantineBudgetError`).
+    """
+
+    OK = "ok"
+    DEGRADED = "degraded"
+    OVER_BUDGET = "over_budget"
+
+
+@dataclass(frozen=True)
+class QuarantineBudget:
+    """How much of the input may be quarantined before ingestion refuses to produce data.
+
+    Attributes
+    ----------
+    max_file_fraction
+        Largest share of the rows of the file (rows of requested meters when a meter list is
+        given) that may be quarantined; default 5 %.
+    max_meter_fraction
+        Largest share of any one meter's rows that may be quarantined; default 25 %.
+
+    Rows of meters outside a requested meter list (``unknown_meter``) are out of scope, not
+    bad readings: they are listed in the quarantine but counted by neither share.
+    """
+
+    max_file_fraction: float = 0.05
+    max_meter_fraction: float = 0.25
+
+    def __post_init__(self) -> None:
+        for name in ("max_file_fraction", "max_meter_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InputError(
+                    f"quarantine budget {name} = {value!r} must be a fraction between 0 and 1 "
+                    f"(e.g. 0.05 for 5 %)"
+                )
 
 
 class Layout(enum.StrEnum):
@@ -92,6 +144,21 @@ class ValidationOptions:
 
 
 @dataclass(frozen=True)
+class ReasonSummary:
+    """One quarantine reason: how many rows, and the first few of them (1-based data rows)."""
+
+    reason: str
+    rows: int
+    example_rows: tuple[int, ...]
+    meters: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary."""
+        return {"reason": self.reason, "rows": self.rows,
+                "example_rows": list(self.example_rows), "meters": self.meters}
+
+
+@dataclass(frozen=True)
 class IngestReport:
     """What ingestion found. Invariant: ``rows_in == rows_clean + rows_quarantined +
     duplicates_collapsed``.
@@ -119,10 +186,28 @@ class IngestReport:
     rollovers: int = 0
     resets: int = 0
     quarantine_file: str | None = None
+    status: IngestStatus = IngestStatus.OK
+    quarantined_fraction: float = 0.0
+    worst_meter: str | None = None
+    worst_meter_fraction: float = 0.0
+    budget: QuarantineBudget = field(default_factory=QuarantineBudget)
+    top_reasons: tuple[ReasonSummary, ...] = ()
+    meter_intervals: dict[str, int] = field(default_factory=dict)
+    aggregated_meters: tuple[str, ...] = ()
+    split_meters: tuple[str, ...] = ()
+    cells_aggregated: int = 0
+    cells_split: int = 0
+    cells_partial: int = 0
+
+    @property
+    def over_budget(self) -> bool:
+        """Whether more was quarantined than :attr:`budget` allows."""
+        return self.status is IngestStatus.OVER_BUDGET
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (timestamps as ISO 8601 strings in UTC)."""
         return {
+            "status": self.status.value,
             "source": self.source,
             "rows_in": self.rows_in,
             "rows_clean": self.rows_clean,
@@ -142,6 +227,18 @@ class IngestReport:
             "rollovers": self.rollovers,
             "resets": self.resets,
             "quarantine_file": self.quarantine_file,
+            "quarantined_fraction": self.quarantined_fraction,
+            "worst_meter": self.worst_meter,
+            "worst_meter_fraction": self.worst_meter_fraction,
+            "budget": {"max_file_fraction": self.budget.max_file_fraction,
+                       "max_meter_fraction": self.budget.max_meter_fraction},
+            "top_reasons": [r.to_dict() for r in self.top_reasons],
+            "meter_intervals": dict(self.meter_intervals),
+            "aggregated_meters": list(self.aggregated_meters),
+            "split_meters": list(self.split_meters),
+            "cells_aggregated": self.cells_aggregated,
+            "cells_split": self.cells_split,
+            "cells_partial": self.cells_partial,
         }
 
 

@@ -39,6 +39,8 @@ REASON_CODES: dict[Reason, int] = {
     Reason.NON_NUMERIC: 16,
     Reason.NEGATIVE: 17,
     Reason.OFF_GRID_TIMESTAMP: 18,
+    Reason.AMBIGUOUS_LOCAL_TIME: 19,
+    Reason.INCOMPATIBLE_INTERVAL: 20,
 }
 CODE_REASONS: dict[int, Reason] = {v: k for k, v in REASON_CODES.items()}
 
@@ -60,7 +62,7 @@ def check_tz(tz: str | None) -> None:
 
 @dataclass(frozen=True)
 class Meters:
-    """Meter index per row (-1: empty id) and the distinct ids in order of first appearance."""
+    """Meter index per row (-1: empty id) and the distinct ids, sorted."""
 
     codes: NDArray[np.int32]
     names: NDArray[np.str_]
@@ -69,8 +71,8 @@ class Meters:
 def parse_meters(column: pa.ChunkedArray) -> Meters:
     """Dictionary-encode the meter ids; surrounding blanks are stripped, blank ids get -1.
 
-    The ids keep the order of first appearance (for an already dictionary-encoded column, such
-    as the wide layout, the order of its dictionary).
+    The ids are sorted (code-point order), so the meter axis does not depend on the order of
+    the rows or columns of the file.
     """
     arr = column.combine_chunks()
     if not pa.types.is_dictionary(arr.type):
@@ -97,7 +99,13 @@ def parse_meters(column: pa.ChunkedArray) -> Meters:
             names.append(name)
         remap[k] = position[name]
     codes = remap[indices] if no_nulls else remap[np.where(valid, indices, len(stripped))]
-    return Meters(codes=codes, names=np.asarray(names, dtype=str))
+    order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+    rank = np.empty(len(names) + 1, dtype=np.int32)
+    rank[order] = np.arange(len(names), dtype=np.int32)
+    rank[-1] = -1
+    codes = rank[codes]  # -1 indexes the sentinel
+    return Meters(codes=codes.astype(np.int32, copy=False),
+                  names=np.asarray([names[k] for k in order], dtype=str))
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,10 @@ def parse_times(column: pa.ChunkedArray, tz: str | None, meter_codes: NDArray[np
     ``naive_timestamp``. Local times that do not exist (clocks jump forward) are
     ``nonexistent_local_time``. A local time that occurs twice (clocks go back) is resolved by
     order of appearance per meter: its first row is the earlier (daylight-saving) instant, later
-    rows the standard-time instant.
+    rows the standard-time instant. Row order is the only information a naive local time
+    carries there, so it is trusted only when it is consistent: if a meter's rows, with that
+    resolution, are not in chronological order in the file (a shuffled or descending file),
+    its rows at ambiguous local times are quarantined as ``ambiguous_local_time`` instead.
     """
     arr = column.combine_chunks()
     if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
@@ -194,8 +205,35 @@ def parse_times(column: pa.ChunkedArray, tz: str | None, meter_codes: NDArray[np
         codes = codes.copy()
         codes[later] += k
         utc_ns = np.concatenate([first_ns, second_ns])
+        reason = _refuse_unordered_ambiguity(rows, meter_codes, codes, utc_ns, valid, reason)
     all_naive = bool(valid.any()) and bool(naive_u[indices[valid]].all())
     return Times(codes=codes, utc_ns=utc_ns, reason=reason, all_naive=all_naive)
+
+
+def _refuse_unordered_ambiguity(
+    ambiguous_rows: NDArray[np.int64],
+    meter_codes: NDArray[np.int32],
+    codes: NDArray[np.int32],
+    utc_ns: NDArray[np.int64],
+    valid: NDArray[np.bool_],
+    reason: NDArray[np.int8],
+) -> NDArray[np.int8]:
+    """Quarantine the ambiguous rows of meters whose rows are not in chronological order."""
+    meters = np.unique(meter_codes[ambiguous_rows])
+    meters = meters[meters >= 0]
+    usable = valid & (reason == 0) & np.isin(meter_codes, meters)
+    rows = np.flatnonzero(usable)
+    rows = rows[np.argsort(meter_codes[rows], kind="stable")]  # file order within a meter
+    ns = utc_ns[codes[rows]]
+    m = meter_codes[rows]
+    backwards = (m[1:] == m[:-1]) & (ns[1:] < ns[:-1])
+    unordered = np.unique(m[1:][backwards])
+    if unordered.size == 0:
+        return reason
+    reason = reason.copy()
+    hit = ambiguous_rows[np.isin(meter_codes[ambiguous_rows], unordered)]
+    reason[hit] = REASON_CODES[Reason.AMBIGUOUS_LOCAL_TIME]
+    return reason
 
 
 def _resolve_naive(

@@ -7,8 +7,8 @@ import pandas as pd
 import xarray as xr
 
 from gridopt.errors import InputError
+from gridopt.ingest.interval import freq_string, parse_freq
 from gridopt.ingest.model import Quality
-from gridopt.ingest.regularise import freq_string, parse_freq
 
 
 def interval_hours(data: xr.Dataset) -> float:

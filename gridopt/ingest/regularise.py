@@ -6,14 +6,22 @@ count of collapsed exact duplicates. The steps, in order of precedence of the re
 1. meter id present (``missing_meter_id``) and known when a meter list is given
    (``unknown_meter``);
 2. timestamp parses (``unparseable_timestamp``), is not naive without a zone
-   (``naive_timestamp``) and exists locally (``nonexistent_local_time``);
+   (``naive_timestamp``), exists locally (``nonexistent_local_time``) and, if it occurs twice
+   locally, can be resolved from a chronological file (``ambiguous_local_time``);
 3. consumption present (``missing_value``), numeric (``non_numeric``), not negative
    (``negative``); the same for production when the cell is not empty;
-4. mean power below ``max_power_kw`` (``outlier``);
-5. on the grid of the interval (``off_grid_timestamp``);
-6. placed on the grid by the Cython kernel: repeated cells with identical values collapse,
+4. the meter's own interval, inferred from its sorted instants, can be brought to the
+   dataset's interval (``incompatible_interval``; :mod:`gridopt.ingest.interval`);
+5. mean power below ``max_power_kw`` (``outlier``);
+6. on the meter's grid (``off_grid_timestamp``);
+7. placed on the grid by the Cython kernel: repeated cells with identical values collapse,
    differing values make every reading of the cell ``conflicting_duplicate``;
-7. above ``outlier_factor`` times the meter's typical high value (``outlier``).
+8. above ``outlier_factor`` times the meter's typical high value (``outlier``).
+
+Nothing here depends on the order of the rows (except, unavoidably, which instant a repeated
+naive local time means; see :func:`gridopt.ingest.parse.parse_times`). Finally the quarantine
+is measured against the :class:`~gridopt.ingest.model.QuarantineBudget`: over budget, no
+dataset is returned (:class:`~gridopt.errors.QuarantineBudgetError`).
 """
 
 from __future__ import annotations
@@ -29,12 +37,22 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from gridopt._ext import _ingest
-from gridopt.errors import InputError
+from gridopt.errors import InputError, QuarantineBudgetError
+from gridopt.ingest.interval import (
+    Conversion,
+    freq_string,
+    interval_counts,
+    meter_intervals,
+    parse_freq,
+    plan_intervals,
+)
 from gridopt.ingest.model import (
     FillPolicy,
     IngestReport,
     IngestResult,
+    IngestStatus,
     Quality,
+    QuarantineBudget,
     Reason,
     ValidationOptions,
 )
@@ -49,68 +67,20 @@ from gridopt.ingest.parse import (
     parse_times,
     parse_values,
 )
+from gridopt.ingest.placement import Grid, Rows, grid_extent, instant_use, meter_phases, place
+from gridopt.ingest.quarantine import (
+    assess_budget,
+    budget_message,
+    is_quarantined,
+    quarantine_frame,
+    reason_counts,
+    top_reasons,
+)
 from gridopt.ingest.readers import CONSUMPTION, METER_ID, PRODUCTION, TIMESTAMP
 
 log = logging.getLogger(__name__)
 
-#: Largest dense grid accepted (cells = intervals x meters), about 16 GB of float64 variables.
-MAX_CELLS = 1_000_000_000
-
-QUARANTINE_COLUMNS = ["row", METER_ID, TIMESTAMP, CONSUMPTION, PRODUCTION, "reason"]
-
-
-def parse_freq(freq: str) -> pd.Timedelta:
-    """Fixed interval length of a pandas offset string (``"30min"``, ``"h"``, ``"15min"``)."""
-    try:
-        offset = pd.tseries.frequencies.to_offset(freq)
-        step = pd.Timedelta(offset)
-    except (ValueError, TypeError) as exc:
-        raise InputError(
-            f"--freq {freq!r} is not a fixed interval; use a pandas offset such as '30min', "
-            f"'15min' or 'h'"
-        ) from exc
-    if step <= pd.Timedelta(0):
-        raise InputError(f"--freq {freq!r} must be a positive interval")
-    return step
-
-
-def freq_string(step: pd.Timedelta) -> str:
-    """Canonical pandas offset string of an interval length (``"30min"``, ``"h"``)."""
-    return str(pd.tseries.frequencies.to_offset(step).freqstr)
-
-
-def _infer_step(
-    row_ns: NDArray[np.int64],
-    row_meter: NDArray[np.int32],
-    distinct_ns: NDArray[np.int64],
-    source: str,
-) -> int:
-    """Infer the interval: the most common positive step between consecutive rows of the same
-    meter (files sorted by meter), else between consecutive distinct timestamps (files sorted
-    by time). Ties go to the smallest step."""
-    # A deterministic prefix of at most 2 million rows is plenty to find the mode.
-    row_ns, row_meter = row_ns[:2_000_000], row_meter[:2_000_000]
-    same = (row_meter[1:] == row_meter[:-1]) & (row_ns[1:] != NAT) & (row_ns[:-1] != NAT)
-    diffs = (row_ns[1:] - row_ns[:-1])[same]
-    diffs = diffs[diffs > 0]
-    if diffs.size < max(2, row_ns.size // 10):
-        distinct = np.unique(distinct_ns)
-        diffs = np.diff(distinct)
-    if diffs.size == 0:
-        raise InputError(
-            f"{source}: cannot infer the interval from fewer than two distinct timestamps; "
-            f"pass --freq (e.g. --freq 30min)"
-        )
-    counts = pd.Series(diffs).value_counts(sort=False)
-    best = counts[counts == counts.max()].index.min()
-    return int(best)
-
-
-@dataclass(frozen=True)
-class _Grid:
-    start_ns: int
-    step_ns: int
-    n_time: int
+__all__ = ["freq_string", "ingest_table", "parse_freq"]
 
 
 def ingest_table(
@@ -124,6 +94,7 @@ def ingest_table(
     fill: FillPolicy = FillPolicy.NONE,
     max_fill_steps: int = 4,
     validation: ValidationOptions | None = None,
+    budget: QuarantineBudget | None = None,
 ) -> IngestResult:
     """Validate and regularise a raw long table (see :func:`gridopt.ingest.read_readings`).
 
@@ -134,10 +105,17 @@ def ingest_table(
         :func:`gridopt.ingest.readers.read_raw`).
     source
         Name of the input used in messages and the report.
-    tz, freq, cumulative, meters, fill, max_fill_steps, validation
+    tz, freq, cumulative, meters, fill, max_fill_steps, validation, budget
         See :func:`gridopt.ingest.read_readings`.
+
+    Raises
+    ------
+    QuarantineBudgetError
+        More rows quarantined than ``budget`` allows (or none usable); carries the report and
+        the quarantine.
     """
     opts = validation or ValidationOptions()
+    budget = budget or QuarantineBudget()
     check_tz(tz)
     n = table.num_rows
     if n == 0:
@@ -173,106 +151,114 @@ def ingest_table(
         remap = np.array([position.get(str(name), -1) for name in names] + [-1], dtype=np.int32)
         mapped = remap[np.where(meter_codes >= 0, meter_codes, len(names))]
         mark((meter_codes >= 0) & (mapped < 0), Reason.UNKNOWN_METER)
-        meter_codes = np.where(mapped >= 0, mapped, 0).astype(np.int32)
+        meter_codes = np.where(mapped >= 0, mapped, -1).astype(np.int32)
         names = np.asarray(wanted, dtype=str)
+    row_meter = meter_codes  # -1: no (known) meter
     mark_codes(times.reason)
     mark_codes(cons.reason)
     mark_codes(prod.reason)
     meter_codes = np.where(meter_codes >= 0, meter_codes, 0).astype(np.int32)
+    n_meter = len(names)
 
-    # Interval length and grid phase from every parsed timestamp (a row quarantined for its
-    # value still shows where the grid is); the grid's extent from the clean rows only.
-    clean = status == 0
-    timed = (times.reason == 0) & (times.codes >= 0)
-    row_codes = times.codes
-    used = np.bincount(row_codes[timed], minlength=len(times.utc_ns))
-    u_present = (used > 0) & (times.utc_ns != NAT)
-    if not u_present.any():
-        _raise_nothing_usable(source, status, n)
-    if freq is not None:
-        step_ns = int(parse_freq(freq).value)
-    else:
-        timed_rows = np.flatnonzero(timed)
-        row_ns = times.utc_ns[row_codes[timed_rows]]
-        step_ns = _infer_step(row_ns, meter_codes[timed_rows], times.utc_ns[u_present], source)
-    residue = np.mod(times.utc_ns, step_ns)
-    res_values, res_inverse = np.unique(residue[u_present], return_inverse=True)
-    phase = int(res_values[np.argmax(np.bincount(res_inverse, weights=used[u_present]))])
-    u_on_grid = u_present & (residue == phase)
+    # The interval of each meter from its own sorted instants; every row with a known meter and
+    # a parsed time counts (a row quarantined for its value still shows where the grid is).
+    timed = (row_meter >= 0) & (times.reason == 0) & (times.codes >= 0)
+    if not timed.any() or not (status == 0).any():
+        _refuse_all(table, source, status, row_meter, names, budget)
+    instant_ns = np.full(n, NAT, dtype=np.int64)
+    instant_ns[timed] = times.utc_ns[times.codes[timed]]
+    stats = meter_intervals(np.where(timed, row_meter, -1), instant_ns, n_meter)
+    freq_ns = None if freq is None else int(parse_freq(freq).value)
+    plan = plan_intervals(stats, names, freq_ns, source, cumulative)
+    step_ns = plan.step_ns
+    native_row = plan.native_ns[meter_codes]
+    mark(timed & (plan.conversion[meter_codes] == Conversion.INCOMPATIBLE),
+         Reason.INCOMPATIBLE_INTERVAL)
+
+    use, keys = instant_use(plan, times.codes, meter_codes, timed, len(times.utc_ns))
+    phase_ns, meter_phase = meter_phases(plan, times.utc_ns, use, keys)
     if opts.max_power_kw is not None and not cumulative:
-        limit_kwh = opts.max_power_kw * step_ns / 3.6e12
+        limit_kwh = opts.max_power_kw * native_row / 3.6e12
         mark((cons.kwh > limit_kwh) | (prod.kwh > limit_kwh), Reason.OUTLIER)
-    mark(~u_on_grid[row_codes] & (status == 0), Reason.OFF_GRID_TIMESTAMP)
+    on_grid = np.mod(instant_ns, np.maximum(native_row, 1)) == meter_phase[meter_codes]
+    mark(timed & ~on_grid, Reason.OFF_GRID_TIMESTAMP)
     clean = status == 0
     if not clean.any():
-        _raise_nothing_usable(source, status, n)
-    on_grid_ns = times.utc_ns[u_on_grid & (np.bincount(row_codes[clean],
-                                                       minlength=len(times.utc_ns)) > 0)]
-    start_ns, end_ns = int(on_grid_ns.min()), int(on_grid_ns.max())
-    grid = _Grid(start_ns, step_ns, (end_ns - start_ns) // step_ns + 1)
-    n_meter = len(names)
-    if grid.n_time * max(n_meter, 1) > MAX_CELLS:
-        raise InputError(
-            f"{source}: the regular grid would have {grid.n_time} intervals x {n_meter} meters "
-            f"(> {MAX_CELLS} cells); split the file by period or meter, or check --freq"
-        )
-    u_tidx = np.where(u_on_grid, (times.utc_ns - start_ns) // step_ns, 0).astype(np.int64)
-    tidx = u_tidx[row_codes]
-
-    cons_grid = np.full((n_meter, grid.n_time), np.nan)
-    prod_grid = np.full((n_meter, grid.n_time), np.nan)
-    _ingest.place_readings(meter_codes, tidx, cons.kwh, prod.kwh, status, cons_grid, prod_grid)
-
-    if not cumulative and opts.outlier_factor is not None:
-        limits = [
-            opts.outlier_factor * _ingest.positive_quantile(
-                g, opts.outlier_quantile, opts.outlier_min_readings)
-            for g in (cons_grid, prod_grid)
-        ]
-        _ingest.mark_outliers(meter_codes, tidx, cons.kwh, prod.kwh, status, limits[0],
-                              limits[1], cons_grid, prod_grid)
+        _refuse_all(table, source, status, row_meter, names, budget)
+    rows = Rows(meter_codes, instant_ns, cons.kwh, prod.kwh, status)
+    grid = grid_extent(rows, clean, native_row, step_ns, phase_ns, n_meter, source)
+    placed = place(rows, plan, grid, n_meter, opts, test_outliers=not cumulative)
+    if not (status == ROW_CLEAN).any():  # every reading conflicted or was an outlier
+        _refuse_all(table, source, status, row_meter, names, budget)
+    cons_grid, prod_grid = placed.cons, placed.prod
 
     events = pd.DataFrame(columns=["meter", "variable", "time", "event", "before_kwh",
                                    "after_kwh"])
     if cumulative:
         cons_grid, prod_grid, quality, events = _difference(
             cons_grid, prod_grid, grid, names, fill, max_fill_steps, opts)
-        times_ns = start_ns + step_ns * np.arange(grid.n_time - 1, dtype=np.int64)
+        times_ns = grid.start_ns + step_ns * np.arange(grid.n_time - 1, dtype=np.int64)
     else:
         quality = np.where(np.isnan(cons_grid), Quality.MISSING, Quality.MEASURED).astype(np.int8)
+        converted = (placed.converted != 0) & (quality == Quality.MEASURED)
+        quality[converted] = placed.converted[converted]
         if fill is FillPolicy.LINEAR:
             filled = _ingest.fill_linear(cons_grid, quality, max_fill_steps).astype(bool)
             filled_p = _ingest.fill_linear(prod_grid, quality, max_fill_steps).astype(bool)
             prod_grid[filled_p & ~filled] = np.nan
             quality[filled] = Quality.FILLED
-        times_ns = start_ns + step_ns * np.arange(grid.n_time, dtype=np.int64)
+        times_ns = grid.start_ns + step_ns * np.arange(grid.n_time, dtype=np.int64)
 
-    return _assemble(table, source, tz, step_ns, names, times_ns, cons_grid, prod_grid, quality,
-                     status, events, cumulative, fill)
-
-
-def _raise_nothing_usable(source: str, status: NDArray[np.int8], n: int) -> None:
-    counts = _reason_counts(status)
-    detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
-    raise InputError(
-        f"{source}: none of the {n} rows is usable ({detail}); fix the rows or the options "
-        f"(--tz for naive timestamps, --freq for the interval)"
+    present = np.bincount(row_meter[timed], minlength=n_meter) > 0
+    conversion = _ConversionSummary(
+        meter_intervals=interval_counts(plan, present),
+        aggregated=tuple(str(names[m]) for m in plan.meters_with(Conversion.AGGREGATE)
+                         if present[m]),
+        split=tuple(str(names[m]) for m in plan.meters_with(Conversion.SPLIT) if present[m]),
+        cells_partial=placed.cells_partial,
     )
+    return _assemble(table, source, tz, step_ns, names, times_ns, cons_grid, prod_grid, quality,
+                     status, row_meter, events, cumulative, fill, budget, conversion)
 
 
-def _reason_counts(status: NDArray[np.int8]) -> dict[str, int]:
-    counts = np.bincount(status.astype(np.int64), minlength=max(CODE_REASONS) + 1)
-    return {
-        str(CODE_REASONS[int(code)]): int(counts[code])
-        for code in sorted(CODE_REASONS)
-        if counts[code] > 0
-    }
+@dataclass(frozen=True)
+class _ConversionSummary:
+    meter_intervals: dict[str, int]
+    aggregated: tuple[str, ...]
+    split: tuple[str, ...]
+    cells_partial: int
+
+
+def _refuse_all(table: pa.Table, source: str, status: NDArray[np.int8],
+                row_meter: NDArray[np.int32], names: NDArray[np.str_],
+                budget: QuarantineBudget) -> None:
+    """No row is usable: raise the budget error with every row in the quarantine."""
+    n = len(status)
+    summaries = top_reasons(status, row_meter)
+    rows = np.flatnonzero(is_quarantined(status))
+    quarantine = quarantine_frame(table, rows, status)
+    detail = ", ".join(f"{k}: {v}" for k, v in reason_counts(status).items())
+    report = IngestReport(
+        source=source, rows_in=n, rows_clean=0, rows_quarantined=int(rows.size),
+        quarantined_by_reason=reason_counts(status), duplicates_collapsed=0,
+        meters=len(names), intervals=0, start=None, end=None, freq="", tz="",
+        cells_measured=0, cells_filled=0, cells_missing=0, gaps=0,
+        status=IngestStatus.OVER_BUDGET, quarantined_fraction=1.0, budget=budget,
+        top_reasons=summaries,
+    )
+    examples = " | ".join(f"{s.reason}: rows {', '.join(map(str, s.example_rows))}"
+                          for s in summaries)
+    raise QuarantineBudgetError(
+        f"{source}: none of the {n} rows is usable ({detail}; e.g. {examples}); fix the rows "
+        f"or the options (--tz for naive timestamps, --freq for the interval). No dataset was "
+        f"written; the quarantine lists every row",
+        report, quarantine)
 
 
 def _difference(
     cons_reg: NDArray[np.float64],
     prod_reg: NDArray[np.float64],
-    grid: _Grid,
+    grid: Grid,
     names: NDArray[np.str_],
     fill: FillPolicy,
     max_fill_steps: int,
@@ -320,11 +306,14 @@ def _assemble(
     prod_grid: NDArray[np.float64],
     quality: NDArray[np.int8],
     status: NDArray[np.int8],
+    row_meter: NDArray[np.int32],
     events: pd.DataFrame,
     cumulative: bool,
     fill: FillPolicy,
+    budget: QuarantineBudget,
+    conversion: _ConversionSummary,
 ) -> IngestResult:
-    freq = freq_string(pd.Timedelta(step_ns, unit="ns"))
+    freq = freq_string(step_ns)
     time_index = times_ns.astype("datetime64[ns]")
     ds = xr.Dataset(
         {
@@ -352,11 +341,9 @@ def _assemble(
     )
     n_rows = len(status)
     counts = np.bincount(status.astype(np.int64), minlength=max(CODE_REASONS) + 1)
-    rows_clean = int(counts[ROW_CLEAN])
-    dups = int(counts[ROW_DUPLICATE])
-    by_reason = _reason_counts(status)
-    q_idx = np.flatnonzero((status != ROW_CLEAN) & (status != ROW_DUPLICATE))
-    quarantine = _quarantine_frame(table, q_idx, status)
+    by_reason = reason_counts(status)
+    q_idx = np.flatnonzero(is_quarantined(status))
+    quarantine = quarantine_frame(table, q_idx, status)
     runs_m, runs_s, runs_l = _ingest.missing_runs(np.ascontiguousarray(quality),
                                                   int(Quality.MISSING))
     gaps = pd.DataFrame({
@@ -367,13 +354,18 @@ def _assemble(
         "intervals": runs_l,
     })
     q_counts = np.bincount(quality.ravel().astype(np.int64), minlength=len(Quality))
+    assessment = assess_budget(status, row_meter, len(names), budget)
+    in_scope = int(q_idx.size) - by_reason.get(str(Reason.UNKNOWN_METER), 0)
+    state = (IngestStatus.OVER_BUDGET if assessment.over
+             else IngestStatus.DEGRADED if in_scope > 0 else IngestStatus.OK)
+    summaries = top_reasons(status, row_meter)
     report = IngestReport(
         source=source,
         rows_in=n_rows,
-        rows_clean=rows_clean,
+        rows_clean=int(counts[ROW_CLEAN]),
         rows_quarantined=int(q_idx.size),
         quarantined_by_reason=by_reason,
-        duplicates_collapsed=dups,
+        duplicates_collapsed=int(counts[ROW_DUPLICATE]),
         meters=len(names),
         intervals=len(time_index),
         start=pd.Timestamp(time_index[0], tz="UTC") if len(time_index) else None,
@@ -386,30 +378,25 @@ def _assemble(
         gaps=len(gaps),
         rollovers=int((events["event"] == "rollover").sum()) if len(events) else 0,
         resets=int((events["event"] == "reset").sum()) if len(events) else 0,
+        status=state,
+        quarantined_fraction=assessment.file_fraction,
+        worst_meter=str(names[assessment.worst_meter]) if assessment.worst_meter >= 0 else None,
+        worst_meter_fraction=assessment.worst_meter_fraction,
+        budget=budget,
+        top_reasons=summaries,
+        meter_intervals=conversion.meter_intervals,
+        aggregated_meters=conversion.aggregated,
+        split_meters=conversion.split,
+        cells_aggregated=int(q_counts[Quality.AGGREGATED]),
+        cells_split=int(q_counts[Quality.SPLIT]),
+        cells_partial=conversion.cells_partial,
     )
+    if state is IngestStatus.OVER_BUDGET:
+        message = budget_message(source, assessment, budget, names, summaries, quarantine,
+                                 n_rows)
+        raise QuarantineBudgetError(message, report, quarantine)
     if report.rows_quarantined:
         log.warning("%s: %d of %d rows quarantined (%s)", source, report.rows_quarantined,
                     n_rows, ", ".join(f"{k}: {v}" for k, v in by_reason.items()))
     return IngestResult(data=ds, report=report, quarantine=quarantine, gaps=gaps,
                         register_events=events)
-
-
-def _quarantine_frame(table: pa.Table, rows: NDArray[np.int64],
-                      status: NDArray[np.int8]) -> pd.DataFrame:
-    """Raw text of the quarantined rows with their 1-based row number and reason."""
-    if rows.size == 0:
-        return pd.DataFrame({c: pd.Series(dtype=object if c != "row" else np.int64)
-                             for c in QUARANTINE_COLUMNS})
-    taken = table.take(pa.array(rows))
-    out: dict[str, object] = {"row": rows + 1}
-    for name in (METER_ID, TIMESTAMP, CONSUMPTION, PRODUCTION):
-        col = taken.column(name).combine_chunks()
-        if pa.types.is_dictionary(col.type):
-            col = col.dictionary_decode()
-        if pa.types.is_timestamp(col.type):
-            values = pd.Series(col.to_pandas()).astype(str).to_numpy(dtype=object)
-        else:
-            values = np.asarray(col.cast(pa.string()).to_pylist(), dtype=object)
-        out[name] = values
-    out["reason"] = [str(CODE_REASONS[int(c)]) for c in status[rows]]
-    return pd.DataFrame(out, columns=QUARANTINE_COLUMNS)

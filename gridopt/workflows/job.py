@@ -481,7 +481,7 @@ def _run_stages(
     say(f"ingest: reading {cfg.readings.name}")
     tick = time.perf_counter()
     ingested = read_readings(cfg.readings, tz=cfg.tz, freq=cfg.freq, fill=cfg.fill,
-                             max_fill_steps=cfg.max_fill_steps)
+                             max_fill_steps=cfg.max_fill_steps, budget=cfg.budget)
     data = ingested.data
     if cfg.tz:
         data.attrs["tz"] = cfg.tz
@@ -718,8 +718,12 @@ def build_summary(
         "storage": [str(n) for n in ds["storage"].values],
         "curtailable_pv": [str(n) for n in ds["pv"].values],
         "readings": {
+            "status": report.status.value,
             "rows_in": int(report.rows_in),
             "rows_quarantined": int(report.rows_quarantined),
+            "quarantined_fraction": float(report.quarantined_fraction),
+            "worst_meter": report.worst_meter,
+            "worst_meter_fraction": float(report.worst_meter_fraction),
             "meters": int(report.meters),
             "cells_missing": int(report.cells_missing),
             "history_start": forecast.attrs["history_start"],

@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from gridopt.errors import InputError
+from gridopt.ingest.model import QuarantineBudget
 
 #: Section -> key -> (accepted Python types, default, example for messages). A default of
 #: ``REQUIRED`` marks mandatory keys.
@@ -83,6 +84,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
         "fill": ((str,), "none", '"linear"'),
         "max_fill_steps": ((int,), 4, "4"),
         "weather": ((str,), None, '"weather.csv"'),
+        "max_quarantine": (_NUM, 0.05, "0.05"),
+        "max_meter_quarantine": (_NUM, 0.25, "0.25"),
     },
     "forecast": {
         "horizon_steps": ((int,), 24, "24"),
@@ -180,6 +183,9 @@ class JobConfig:
         Input files.
     tz, freq, fill, max_fill_steps
         Ingestion settings.
+    budget
+        Quarantine budget of the readings (``max_quarantine``, ``max_meter_quarantine``): an
+        over-budget readings file stops the run (exit 2, nothing published).
     forecast, reconfigure, dispatch
         Stage settings.
     out_dir
@@ -201,6 +207,7 @@ class JobConfig:
     freq: str | None
     fill: str
     max_fill_steps: int
+    budget: QuarantineBudget = field(default_factory=QuarantineBudget)
     forecast: ForecastSettings = field(default_factory=ForecastSettings)
     reconfigure: ReconfigureSettings = field(default_factory=ReconfigureSettings)
     dispatch: DispatchSettings = field(default_factory=DispatchSettings)
@@ -394,12 +401,21 @@ def parse_config(raw: bytes, path: Path | None = None, base: Path | None = None)
         freq=s["readings"]["freq"],
         fill=s["readings"]["fill"],
         max_fill_steps=s["readings"]["max_fill_steps"],
+        budget=_budget(where, s["readings"]),
         forecast=ForecastSettings(**fc),
         reconfigure=ReconfigureSettings(**rc),
         dispatch=DispatchSettings(**dp),
         out_dir=out_dir,
         plots=s["output"]["plots"],
     )
+
+
+def _budget(where: str, readings: dict[str, Any]) -> QuarantineBudget:
+    try:
+        return QuarantineBudget(max_file_fraction=float(readings["max_quarantine"]),
+                                max_meter_fraction=float(readings["max_meter_quarantine"]))
+    except InputError as exc:
+        raise InputError(f"{where}: [readings] {exc}") from None
 
 
 def read_config(path: str | Path) -> JobConfig:

@@ -40,8 +40,6 @@ GOOD = "meter_id,timestamp,consumption_kwh\nA,2024-01-01T00:00:00Z,1\nA,2024-01-
          "no unit"),
         ("naive.csv", b"meter_id,timestamp,consumption_kwh\nA,2024-01-01T00:00:00,1\n"
          b"A,2024-01-01T00:30:00,1\n", [], "--tz"),
-        ("allbad.csv", b"meter_id,timestamp,consumption_kwh\nA,nope,1\nB,never,2\n", [],
-         "none of the 2 rows"),
         ("good.csv", GOOD.encode(), ["--tz", "Mars/Olympus"], "unknown time zone"),
         ("good.csv", GOOD.encode(), ["--freq", "1MS"], "not a fixed interval"),
         ("good.csv", GOOD.encode(), ["--mapping", "MAPPING"], "missing column"),
@@ -75,19 +73,48 @@ def test_directory_as_input(tmp_path: Path) -> None:
     assert not (tmp_path / "x.nc").exists()
 
 
+def test_all_bad_file_writes_quarantine_and_report_but_no_dataset(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "allbad.csv"
+    path.write_text("meter_id,timestamp,consumption_kwh\nA,nope,1\nB,never,2\n")
+    out = tmp_path / "clean.nc"
+    assert run_cli([str(path), "--out", str(out), "--json"]) == 2
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert payload["status"] == "over_budget"
+    assert payload["error"] == "QuarantineBudgetError"
+    assert "none of the 2 rows" in payload["message"] and "rows 1, 2" in payload["message"]
+    assert "none of the 2 rows" in captured.err
+    assert not out.exists()
+    quarantine = (tmp_path / "clean.quarantine.csv").read_text().splitlines()
+    assert len(quarantine) == 3 and all("unparseable_timestamp" in q for q in quarantine[1:])
+    report = json.loads((tmp_path / "clean.report.json").read_text())
+    assert report["status"] == "over_budget" and report["out"] is None
+    assert report["top_reasons"][0] == {"reason": "unparseable_timestamp", "rows": 2,
+                                        "example_rows": [1, 2], "meters": 2}
+
+
 def test_good_input_writes_output_and_quarantine(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "r.csv"
-    path.write_text(GOOD + "A,2024-01-01T01:00:00Z,oops\n")
+    good = "".join(f"A,2024-01-01T{h:02d}:{m:02d}:00Z,1\n" for h in range(12) for m in (0, 30))
+    path.write_text("meter_id,timestamp,consumption_kwh\n" + good + "A,2024-01-01T12:00:00Z,oops\n")
     out = tmp_path / "clean.nc"
     assert run_cli([str(path), "--out", str(out), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     for key in ("rows_in", "rows_clean", "rows_quarantined", "duplicates_collapsed", "meters",
-                "start", "end", "freq", "quarantine_file"):
+                "start", "end", "freq", "quarantine_file", "report_file"):
         assert key in payload
-    assert payload["rows_in"] == 3 and payload["rows_quarantined"] == 1
+    assert payload["status"] == "degraded"  # 1 of 25 rows (4 %) quarantined: within budget
+    assert payload["rows_in"] == 25 and payload["rows_quarantined"] == 1
     assert payload["quarantined_by_reason"] == {"non_numeric": 1}
+    assert payload["quarantined_fraction"] == pytest.approx(1 / 25)
     assert out.exists()
     quarantine = Path(payload["quarantine_file"])
     assert quarantine == tmp_path / "clean.quarantine.csv"
     assert "non_numeric" in quarantine.read_text()
+    assert json.loads((tmp_path / "clean.report.json").read_text()) == payload
+    # The same file without the bad row is "ok".
+    path.write_text("meter_id,timestamp,consumption_kwh\n" + good)
+    assert run_cli([str(path), "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "ok"

@@ -7,17 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridopt._ext import _ingest
-from gridopt.ingest import Quality, ValidationOptions, read_readings
+from gridopt.errors import QuarantineBudgetError
+from gridopt.ingest import Quality, QuarantineBudget, ValidationOptions, read_readings
 
 HEADER = "meter_id,timestamp,consumption_kwh,production_kwh"
 START = pd.Timestamp("2024-03-01", tz="UTC")
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 NO_OUTLIERS = ValidationOptions(outlier_factor=None)
+#: The properties hold whatever share is quarantined; the budget has tests of its own.
+LENIENT = QuarantineBudget(max_file_fraction=1.0, max_meter_fraction=1.0)
 
 
 def write(lines: list[str]) -> Path:
@@ -77,7 +81,12 @@ def messy_readings(draw: st.DrawFn) -> tuple[list[str], dict[tuple[str, int], li
 @given(messy_readings())
 def test_rows_and_energy_are_conserved(case: tuple) -> None:
     lines, valid, injected = case
-    result = read_readings(write(lines), freq="30min", validation=NO_OUTLIERS)
+    kept = {key: vals[0] for key, vals in valid.items() if len(set(vals)) == 1}
+    if not kept:  # every reading conflicts: nothing is usable, and ingestion says so
+        with pytest.raises(QuarantineBudgetError, match="none of the"):
+            read_readings(write(lines), freq="30min", validation=NO_OUTLIERS, budget=LENIENT)
+        return
+    result = read_readings(write(lines), freq="30min", validation=NO_OUTLIERS, budget=LENIENT)
     rep = result.report
     assert rep.rows_in == len(lines)
     assert rep.rows_in == rep.rows_clean + rep.rows_quarantined + rep.duplicates_collapsed
@@ -85,7 +94,6 @@ def test_rows_and_energy_are_conserved(case: tuple) -> None:
     for kind, count in injected.items():
         assert rep.quarantined_by_reason.get(kind, 0) == count
     # Independent model: a cell is kept iff all its valid readings agree.
-    kept = {key: vals[0] for key, vals in valid.items() if len(set(vals)) == 1}
     conflicting = sum(len(vals) for vals in valid.values() if len(set(vals)) > 1)
     assert rep.quarantined_by_reason.get("conflicting_duplicate", 0) == conflicting
     assert rep.rows_clean == len(kept)

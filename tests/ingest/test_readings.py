@@ -14,6 +14,7 @@ from gridopt.errors import InputError
 from gridopt.ingest import (
     FillPolicy,
     Quality,
+    QuarantineBudget,
     ValidationOptions,
     aggregate_to_buses,
     read_readings,
@@ -23,6 +24,8 @@ from gridopt.ingest import (
 )
 
 HEADER = "meter_id,timestamp,consumption_kwh,production_kwh"
+#: These small files exist to show each reason; the budget is tested in test_budget.py.
+LENIENT = QuarantineBudget(max_file_fraction=1.0, max_meter_fraction=1.0)
 
 
 def csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
@@ -48,7 +51,7 @@ def test_every_reason_lands_in_quarantine(tmp_path: Path) -> None:
         "C,2024-01-01T01:30:00,1,0.5",  # naive without --tz
         "C,2024-01-01T01:30:00Z,1,0.5",
     ]
-    result = read_readings(csv(tmp_path / "r.csv", rows))
+    result = read_readings(csv(tmp_path / "r.csv", rows), budget=LENIENT)
     rep = result.report
     assert rep.rows_in == 15
     assert rep.duplicates_collapsed == 1
@@ -91,7 +94,8 @@ def test_naive_file_without_tz_is_refused(tmp_path: Path) -> None:
 def test_nonexistent_local_time_is_quarantined(tmp_path: Path) -> None:
     # Sydney, 6 Oct 2024: clocks jump from 02:00 to 03:00; 02:30 does not exist.
     rows = [f"A,2024-10-06T{h},1," for h in ("01:00:00", "01:30:00", "02:30:00", "03:00:00")]
-    result = read_readings(csv(tmp_path / "r.csv", rows), tz="Australia/Sydney")
+    result = read_readings(csv(tmp_path / "r.csv", rows), tz="Australia/Sydney",
+                           budget=LENIENT)
     assert result.report.quarantined_by_reason == {"nonexistent_local_time": 1}
     assert result.data.sizes["time"] == 3  # 01:00, 01:30 (+10:00) then 03:00 (+11:00): contiguous
     assert (result.data["quality"] == Quality.MEASURED).all()
@@ -120,7 +124,7 @@ def test_relative_outlier_is_quarantined(tmp_path: Path) -> None:
 def test_absolute_power_ceiling(tmp_path: Path) -> None:
     rows = ["A,2024-01-01T00:00:00Z,1,", "A,2024-01-01T00:30:00Z,6,"]
     result = read_readings(csv(tmp_path / "r.csv", rows),
-                           validation=ValidationOptions(max_power_kw=10.0))
+                           validation=ValidationOptions(max_power_kw=10.0), budget=LENIENT)
     # 6 kWh in 30 min is 12 kW mean power, above 10 kW.
     assert result.report.quarantined_by_reason == {"outlier": 1}
 
@@ -128,7 +132,7 @@ def test_absolute_power_ceiling(tmp_path: Path) -> None:
 def test_wide_layout(tmp_path: Path) -> None:
     path = csv(tmp_path / "w.csv", ["2024-01-01T00:00:00Z,1,2", "2024-01-01T01:00:00Z,,x",
                                     "2024-01-01T02:00:00Z,3,4"], header="timestamp,m1,m2")
-    result = read_readings(path, layout="wide")
+    result = read_readings(path, layout="wide", budget=LENIENT)
     assert result.report.rows_in == 5  # empty cell is no reading
     assert result.report.quarantined_by_reason == {"non_numeric": 1}
     ds = result.data

@@ -100,4 +100,4 @@ def test_cli_on_citylearn_with_mapping(samples: Path, tmp_path: Path,
     buses = xr.load_dataset(payload["bus_file"])
     assert buses["p_mw"].dims == ("time", "bus")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "homes.buses.nc", "homes.nc", "homes.quarantine.csv"]
+        "homes.buses.nc", "homes.nc", "homes.quarantine.csv", "homes.report.json"]
