@@ -199,6 +199,8 @@ BAD_CONFIGS = [
     (("train_days = 21", "train_days = 7"), "[forecast] train_days = 7 is too short"),
     (("periods = 1", "periods = 5"), "does not divide [forecast] horizon_steps"),
     (("[output]", "[[oops"), "not valid TOML"),
+    (('tz = "Etc/GMT+8"', 'tz = "Etc/GMT+8"\nmax_quarantine = 5'),
+     "[readings] quarantine budget max_file_fraction = 5.0 must be a fraction between 0 and 1"),
 ]
 
 
@@ -254,6 +256,29 @@ def test_no_dispatch_at_all_exits_3_and_writes_nothing(tmp_path: Path) -> None:
     _, run_dir = run_directory(config, out_dir=tmp_path / "out")
     assert outputs_in(run_dir) == set()
     assert "failed" in (run_dir / "run.log").read_text()
+
+
+def test_over_budget_readings_stop_the_run_and_publish_nothing(tmp_path: Path) -> None:
+    """A readings file with 8 % of its values unreadable: exit 2, no outputs; raised
+    knowingly in the config, the run goes on and says the readings were degraded."""
+    config = write_job(tmp_path / "job", plots=False)
+    homes = tmp_path / "job" / "homes.csv"
+    frame = pd.read_csv(homes, dtype=str)
+    bad = frame.sample(frac=0.08, random_state=1).index
+    frame.loc[bad, "consumption_kwh"] = "ERR"
+    frame.to_csv(homes, index=False)
+    code, s, err = run_json(config, tmp_path / "out")
+    assert code == 2 and s["error"] == "QuarantineBudgetError"
+    assert "8.0%" in err and "non_numeric" in err and "--max-quarantine" in err
+    _, run_dir = run_directory(config, out_dir=tmp_path / "out")
+    assert outputs_in(run_dir) == set()
+    text = config.read_text().replace('tz = "Etc/GMT+8"',
+                                      'tz = "Etc/GMT+8"\nmax_quarantine = 0.1')
+    config.write_text(text)
+    code, s, _ = run_json(config, tmp_path / "out")
+    assert code == 0, s
+    assert s["readings"]["status"] == "degraded"
+    assert s["readings"]["quarantined_fraction"] == pytest.approx(0.08, abs=1e-4)
 
 
 def test_reconfigure_option_is_reported(tmp_path: Path) -> None:
