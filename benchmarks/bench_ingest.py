@@ -1,14 +1,18 @@
-"""Ingestion benchmark: gridopt vs a straightforward pandas implementation, same input, same rules.
+"""Ingestion benchmark: the whole ``gridopt ingest`` command vs a competent pandas pipeline and a
+Polars pipeline applying the same rules, and pyarrow's raw CSV read (the floor).
 
     .venv/bin/python benchmarks/bench_ingest.py [--meters 2000] [--intervals 5000] [--repeats 3]
 
 Generates messy half-hourly readings (10 million rows by default: 2,000 meters x 5,000 intervals;
-gaps, exact and conflicting duplicates, non-numeric, negative, unparseable and off-grid rows) as
-a CSV, then times, each in a fresh process, (a) ``gridopt.ingest.read_readings`` and (b) a plain
-pandas pipeline (read_csv, to_datetime, to_numeric, duplicated, groupby quantile, pivot,
-reindex) applying the same validation rules. Both produce the dense (time, meter) grid and the
-counts by reason; the script checks that the two agree exactly before reporting wall-clock
-medians and the peak resident memory (ru_maxrss) of each process.
+gaps, exact and conflicting duplicates, non-numeric, negative, empty, unparseable, off-grid and
+meterless rows) as a CSV whose rows are **shuffled**, then runs each implementation as its own
+process (imports, reading, validation, the dense grids and writing them with the quarantine),
+interleaved over the repeats after one warm-up run of each. The process wall time is the
+headline; the peers also report their internal stages. gridopt's NetCDF and the peers' grids are
+compared cell by cell (consumption and production, NaN-aware) with the counts by reason; the
+script fails if they differ. Peers: benchmarks/_ingest_peers.py (pandas with the pyarrow engine,
+categoricals and integer reason codes; Polars expressions; pyarrow.csv.read_csv).
+Writes docs/benchmarks/ingest.md and docs/benchmarks/ingest.json, then runs collect.py.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import argparse
 import json
 import os
 import platform
-import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
 WORK = Path(os.environ.get("GRIDOPT_BENCH_DIR", "/tmp/gridopt_bench"))
+IMPLS = ("gridopt", "polars", "pandas", "arrow")
 
 
 def generate(path: Path, n_meter: int, n_time: int, seed: int = 7) -> dict[str, int]:
-    """Write the messy readings CSV (meter-major order); return the injected counts."""
+    """Write the messy readings CSV, rows shuffled; return the injected counts."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -41,7 +47,7 @@ def generate(path: Path, n_meter: int, n_time: int, seed: int = 7) -> dict[str, 
     stamps = np.array([str(start + i * step) + "Z" for i in range(n_time)], dtype=object)
     off_grid = np.array([str(start + i * step + np.timedelta64(7, "m")) + "Z"
                          for i in range(n_time)], dtype=object)
-    names = np.array([f"MTR{k:05d}" for k in range(n_meter)], dtype=object)
+    names = np.array([f"MTR{k:05d}" for k in range(n_meter)] + [""], dtype=object)
     meter = np.repeat(np.arange(n_meter, dtype=np.int32), n_time)
     tcode = np.tile(np.arange(n_time, dtype=np.int32), n_meter)
     hour = (tcode % 48) / 2.0
@@ -64,135 +70,192 @@ def generate(path: Path, n_meter: int, n_time: int, seed: int = 7) -> dict[str, 
     # the second row of each conflicting pair gets +1 kWh
     second = np.r_[False, rows[1:] == rows[:-1]]
     is_conf[second & conf_set[rows]] = True
-    m, t = meter[rows], tcode[rows]
+    m, t = meter[rows].copy(), tcode[rows]
     c, p = cons[rows] + is_conf * 1.0, prod[rows]
     ts = stamps[t]
     c_str = pc.cast(pa.array(c), pa.string())
     p_str = pc.cast(pa.array(p), pa.string())
     k = rows.size
-    bad = rng.choice(k, size=int(0.0008 * n), replace=False)
-    kinds = np.array_split(bad, 4)
-    mask = np.zeros(k, dtype=bool)
-    mask[kinds[0]] = True
-    c_str = pc.if_else(pa.array(mask), pa.scalar("n/a"), c_str)  # non_numeric
-    mask[:] = False
-    mask[kinds[1]] = True
-    c_str = pc.if_else(pa.array(mask), pa.scalar("-0.5"), c_str)  # negative
+    bad = rng.choice(k, size=int(0.0012 * n), replace=False)
+    kinds = np.array_split(bad, 6)
+
+    def replace(column: pa.Array, where: np.ndarray, value: str | None) -> pa.Array:
+        mask = np.zeros(k, dtype=bool)
+        mask[where] = True
+        return pc.if_else(pa.array(mask), pa.scalar(value, pa.string()), column)
+
+    c_str = replace(c_str, kinds[0], "n/a")  # non_numeric
+    c_str = replace(c_str, kinds[1], "-0.5")  # negative
+    c_str = replace(c_str, kinds[2], None)  # missing_value
     ts_list = ts.copy()
-    ts_list[kinds[2]] = "2024-13-45T99:00:00Z"  # unparseable
-    ts_list[kinds[3]] = off_grid[t[kinds[3]]]  # off grid
+    ts_list[kinds[3]] = "2024-13-45T99:00:00Z"  # unparseable
+    ts_list[kinds[4]] = off_grid[t[kinds[4]]]  # off grid
+    m[kinds[5]] = n_meter  # missing meter id
+    order = rng.permutation(k)  # no particular order
     table = pa.table({
         "meter_id": pa.DictionaryArray.from_arrays(pa.array(m), pa.array(names, pa.string())
                                                    ).cast(pa.string()),
         "timestamp": pa.array(ts_list, pa.string()),
         "consumption_kwh": c_str,
         "production_kwh": p_str,
-    })
+    }).take(pa.array(order))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="none"))
+    pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="needed"))
     os.replace(tmp, path)
     return {"rows": int(k), "gaps": int(n - idx.size), "exact_duplicates": int(dup.size),
-            "conflicting_pairs": int(conf.size), "bad_each_kind": len(kinds[0])}
+            "conflicting_pairs": int(conf.size), "bad_each_kind": len(kinds[0]),
+            "shuffled": True}
 
 
-# ---------------------------------------------------------------------------------------------
-# The straightforward pandas implementation (same rules as gridopt.ingest, see docs/ingest.md).
-# ---------------------------------------------------------------------------------------------
-def pandas_ingest(path: Path) -> tuple[np.ndarray, list[str], dict[str, int]]:
+def _command(impl: str, path: Path, out: Path) -> list[str]:
+    if impl == "gridopt":
+        exe = shutil.which("gridopt", path=str(Path(sys.executable).parent))
+        base = [exe] if exe else [sys.executable, "-m", "gridopt.cli.main"]
+        return [*base, "ingest", str(path), "--out", str(out / "clean.nc"), "--json"]
+    return [sys.executable, str(REPO / "benchmarks" / "_ingest_peers.py"), impl, str(path),
+            str(out)]
+
+
+def run_once(impl: str, path: Path, out: Path) -> dict:
+    """One process: wall time measured here, its peak RSS from wait4, its own JSON line."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    with open(out.parent / f"{impl}.stdout", "w+") as so, \
+            open(out.parent / f"{impl}.stderr", "w+") as se:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(_command(impl, path, out), stdout=so, stderr=se)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        so.seek(0)
+        se.seek(0)
+        stdout, stderr = so.read(), se.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"{impl} failed ({proc.returncode}): {stderr[-2000:]}")
+    line = json.loads(stdout.strip().splitlines()[-1])
+    return {"impl": impl, "wall_seconds": wall, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "output": line}
+
+
+def _gridopt_grids(out: Path) -> dict:
+    import xarray as xr
+
+    with xr.open_dataset(out / "clean.nc") as ds:
+        return {"cons": ds["consumption_kwh"].values.T, "prod": ds["production_kwh"].values.T,
+                "meters": [str(m) for m in ds["meter"].values],
+                "start": int(ds["time"].values[0].astype("datetime64[ns]").astype(np.int64))}
+
+
+def compare(out_dir: Path, gridopt_line: dict, peer: str, peer_line: dict) -> dict:
+    """Cell-by-cell comparison of both grids and of the counts."""
+    g = _gridopt_grids(out_dir / "gridopt")
+    with np.load(out_dir / peer / "grids.npz", allow_pickle=False) as f:
+        p = {k: f[k] for k in f.files}
+    same_meters = list(p["meters"]) == g["meters"]
+    same_cons = g["cons"].shape == p["cons"].shape and np.array_equal(
+        g["cons"], p["cons"], equal_nan=True)
+    same_prod = g["prod"].shape == p["prod"].shape and np.array_equal(
+        g["prod"], p["prod"], equal_nan=True)
+    counts = dict(gridopt_line["quarantined_by_reason"])
+    counts.update(rows_in=gridopt_line["rows_in"], rows_clean=gridopt_line["rows_clean"],
+                  duplicates_collapsed=gridopt_line["duplicates_collapsed"])
+    return {"peer": peer, "same_meters": same_meters, "same_start": int(p["start"]) == g["start"],
+            "same_consumption": bool(same_cons), "same_production": bool(same_prod),
+            "cells": int(g["cons"].size), "same_counts": counts == peer_line["counts"],
+            "gridopt_counts": counts, "peer_counts": peer_line["counts"]}
+
+
+def machine() -> dict:
     import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+    import xarray as xr
 
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    n = len(df)
-    reason = pd.Series("", index=df.index, dtype=object)
-    meter = df["meter_id"].str.strip()
-    ts = pd.to_datetime(df["timestamp"], format="ISO8601", utc=True, errors="coerce")
-    cons = pd.to_numeric(df["consumption_kwh"], errors="coerce")
-    prod = pd.to_numeric(df["production_kwh"].replace("", np.nan), errors="coerce")
+    import gridopt
 
-    def mark(mask: pd.Series, why: str) -> None:
-        reason[(reason == "") & mask] = why
-
-    mark(meter == "", "missing_meter_id")
-    mark(ts.isna(), "unparseable_timestamp")
-    mark(df["consumption_kwh"] == "", "missing_value")
-    mark(cons.isna(), "non_numeric")
-    mark(prod.isna() & (df["production_kwh"] != ""), "non_numeric")
-    mark((cons < 0) | (prod < 0), "negative")
-    frame = pd.DataFrame({"meter": meter, "ts": ts, "cons": cons, "prod": prod})
-    ok = frame[reason == ""].sort_values(["meter", "ts"], kind="stable")
-    step = ok.groupby("meter")["ts"].diff()
-    step = step[step > pd.Timedelta(0)].value_counts()
-    freq = step[step == step.max()].index.min()
-    residue = (frame["ts"] - pd.Timestamp("1970-01-01", tz="UTC")) % freq
-    phase = residue[reason == ""].mode().iloc[0]
-    mark(residue != phase, "off_grid_timestamp")
-    good = frame[reason == ""]
-    dup = good.duplicated(["meter", "ts", "cons", "prod"])
-    collapsed = int(dup.sum())
-    uniq = good[~dup]
-    conflict_keys = uniq[uniq.duplicated(["meter", "ts"], keep=False)][["meter", "ts"]]
-    in_conflict = good.set_index(["meter", "ts"]).index.isin(
-        pd.MultiIndex.from_frame(conflict_keys))
-    reason.loc[good.index[in_conflict]] = "conflicting_duplicate"
-    collapsed -= int((dup & in_conflict).sum())
-    placed = uniq[~uniq.set_index(["meter", "ts"]).index.isin(
-        pd.MultiIndex.from_frame(conflict_keys))]
-    limits = {}
-    for col in ("cons", "prod"):
-        pos = placed[placed[col] > 0]
-        q = pos.groupby("meter")[col].quantile(0.95, interpolation="lower")
-        cnt = pos.groupby("meter")[col].size()
-        limits[col] = (10.0 * q).where(cnt >= 48)
-    lim_c = good["meter"].map(limits["cons"])
-    lim_p = good["meter"].map(limits["prod"])
-    outlier = ((good["cons"] > lim_c) | (good["prod"] > lim_p)) & (reason[good.index] == "")
-    reason.loc[good.index[outlier]] = "outlier"
-    collapsed -= int((dup & outlier).sum())
-    final = placed[~placed.index.isin(good.index[outlier])]
-    grid = final.pivot(index="ts", columns="meter", values="cons")
-    t0, t1 = final["ts"].min(), final["ts"].max()
-    meters = list(pd.unique(frame.loc[frame["meter"] != "", "meter"]))
-    grid = grid.reindex(index=pd.date_range(t0, t1, freq=freq), columns=meters)
-    missing = grid.isna()
-    gaps = int((missing & ~missing.shift(fill_value=False)).sum().sum())
-    counts = {k: int(v) for k, v in reason[reason != ""].value_counts().items()}
-    counts.update({"rows_in": n, "duplicates_collapsed": collapsed, "gaps": gaps})
-    return grid.to_numpy(), meters, counts
+    return {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "python": platform.python_version(),
+            "gridopt": gridopt.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+            "polars": pl.__version__, "pyarrow": pa.__version__, "xarray": xr.__version__,
+            "load_average_start": list(os.getloadavg())}
 
 
-def gridopt_ingest(path: Path) -> tuple[np.ndarray, list[str], dict[str, int]]:
-    from gridopt.ingest import read_readings
-
-    res = read_readings(path)
-    rep = res.report
-    counts = dict(rep.quarantined_by_reason)
-    counts.update({"rows_in": rep.rows_in, "duplicates_collapsed": rep.duplicates_collapsed,
-                   "gaps": rep.gaps})
-    return res.data["consumption_kwh"].values, [str(m) for m in res.data["meter"].values], counts
+def _spread(values: list[float]) -> str:
+    return (f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
+            if values else "-")
 
 
-def child(impl: str, path: Path, save: Path | None) -> None:
-    """Run one implementation in this (fresh) process and print timing + peak memory JSON."""
-    import pandas  # noqa: F401  - import cost outside the timing, as for gridopt
-    import xarray
-
-    import gridopt.ingest  # noqa: F401
-
-    # xarray imports dask lazily on the first Dataset it builds (~2.5 s, once per process):
-    # pay it before the clock starts, as for the imports.
-    xarray.Dataset({"warm": ("x", np.zeros(1))})
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    func = gridopt_ingest if impl == "gridopt" else pandas_ingest
-    t0 = time.perf_counter()
-    grid, meters, counts = func(path)
-    seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if save is not None:
-        np.save(save.with_suffix(".npy"), grid)
-        save.with_suffix(".json").write_text(json.dumps({"meters": meters, "counts": counts}))
-    print(json.dumps({"impl": impl, "seconds": seconds, "peak_rss_mb": peak / 1024,
-                      "rss_after_imports_mb": rss_before / 1024, "counts": counts}))
+def report(summary: dict) -> str:
+    runs, comp, mach = summary["runs"], summary["comparisons"], summary["machine"]
+    wall = {k: [r["wall_seconds"] for r in v] for k, v in runs.items()}
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    peak = {k: max((r["peak_rss_mb"] or 0) for r in v) for k, v in runs.items()}
+    lines = [
+        "## Ingestion: `gridopt ingest` vs pandas and Polars on 10 M shuffled, messy readings",
+        "",
+        f"Script: `benchmarks/bench_ingest.py --meters {summary['meters']} --intervals "
+        f"{summary['intervals']} --repeats {summary['repeats']}` (peers in "
+        "`benchmarks/_ingest_peers.py`). One CSV of "
+        f"{summary['rows']:,} rows ({summary['file_mb']:.0f} MB; half-hourly readings of "
+        f"{summary['meters']:,} meters, rows **shuffled**; 0.5 % gaps, 0.3 % exact and 0.05 % "
+        f"conflicting duplicates, {summary['injected']['bad_each_kind']:,} rows each of "
+        "non-numeric, negative, empty, unparseable-timestamp, off-grid and meterless). "
+        "Each implementation runs as its own process, imports included, and writes its dense "
+        "consumption and production grids and its quarantine (gridopt: the whole `gridopt "
+        "ingest FILE --out X.nc --json` command, NetCDF + quarantine CSV + report JSON; peers: "
+        "`.npz` + quarantine CSV). One warm-up run of each, then "
+        f"{summary['repeats']} rounds with the order rotated each round. Median (min-max) wall "
+        "time of the process; peak RSS from `wait4`.",
+        "",
+        "| implementation | wall time | peak RSS | vs gridopt |",
+        "|---|---|---|---|",
+    ]
+    labels = {"gridopt": "gridopt ingest (whole command)",
+              "polars": f"Polars {mach['polars']} pipeline, same rules",
+              "pandas": f"pandas {mach['pandas']} (pyarrow engine, categoricals), same rules",
+              "arrow": f"pyarrow {mach['pyarrow']} `read_csv` only (the floor)"}
+    for impl in IMPLS:
+        if impl not in wall:
+            continue
+        ratio = "" if impl == "gridopt" else f"{med[impl] / med['gridopt']:.2f}x gridopt's time"
+        lines.append(f"| {labels[impl]} | {_spread(wall[impl])} | {peak[impl]:.0f} MB | "
+                     f"{ratio} |")
+    target = med["gridopt"] <= med["polars"]
+    lines += [
+        "",
+        f"**Target: gridopt's whole command no slower than the Polars pipeline: "
+        f"{'met' if target else 'NOT met'}** (median {med['gridopt']:.2f} s vs "
+        f"{med['polars']:.2f} s; gridopt / Polars = {med['gridopt'] / med['polars']:.2f}). "
+        f"gridopt's time is {med['gridopt'] / med['arrow']:.1f}x the raw CSV read.",
+        "",
+        "Same output, checked cell by cell (NaN-aware) on both grids, and the counts by reason:",
+        "",
+        "| peer | meters | consumption cells | production cells | counts |",
+        "|---|---|---|---|---|",
+    ]
+    for c in comp:
+        lines.append(f"| {c['peer']} | {'same' if c['same_meters'] else 'DIFFER'} | "
+                     f"{'identical' if c['same_consumption'] else 'DIFFER'} ({c['cells']:,}) | "
+                     f"{'identical' if c['same_production'] else 'DIFFER'} | "
+                     f"{'identical' if c['same_counts'] else 'DIFFER'} |")
+    counts = comp[0]["gridopt_counts"] if comp else {}
+    lines += ["", "Counts: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()) + ".", ""]
+    stages = {impl: [r["output"].get("seconds", {}) for r in runs[impl]]
+              for impl in ("polars", "pandas") if impl in runs}
+    if stages:
+        lines += ["Inside the peer processes (median seconds): " + "; ".join(
+            f"{impl}: " + ", ".join(
+                f"{k} {statistics.median(s[k] for s in v):.2f}" for k in v[0])
+            for impl, v in stages.items()) + ".", ""]
+    lines += [
+        f"Machine: {mach['platform']}, {mach['cores']} cores, Python {mach['python']}, numpy "
+        f"{mach['numpy']}, pyarrow {mach['pyarrow']}, xarray {mach['xarray']}; load average at "
+        f"the start {', '.join(f'{x:.2f}' for x in mach['load_average_start'])}. Every run in "
+        "`docs/benchmarks/ingest.json`.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -200,58 +263,45 @@ def main() -> None:
     ap.add_argument("--meters", type=int, default=2000)
     ap.add_argument("--intervals", type=int, default=5000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--child", choices=["gridopt", "pandas"])
-    ap.add_argument("--path", type=Path)
-    ap.add_argument("--save", type=Path)
+    ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks")
     args = ap.parse_args()
-    if args.child:
-        child(args.child, args.path, args.save)
-        return
-    path = WORK / f"readings_{args.meters}x{args.intervals}.csv"
-    if not path.exists():
+    path = WORK / f"readings_shuffled_{args.meters}x{args.intervals}.csv"
+    meta = path.with_suffix(".json")
+    if not path.exists() or not meta.exists():
         t0 = time.perf_counter()
-        injected = generate(path, args.meters, args.intervals)
-        print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
-              f"{time.perf_counter() - t0:.0f} s: {injected}", flush=True)
-    runs: dict[str, list[dict]] = {"gridopt": [], "pandas": []}
-    for rep in range(args.repeats):
-        for impl in ("gridopt", "pandas"):
-            save = WORK / f"result_{impl}" if rep == 0 else None
-            cmd = [sys.executable, __file__, "--child", impl, "--path", str(path)]
-            if save is not None:
-                cmd += ["--save", str(save)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            runs[impl].append(json.loads(out.strip().splitlines()[-1]))
-            print(f"run {rep + 1} {impl}: {runs[impl][-1]['seconds']:.2f} s, peak "
-                  f"{runs[impl][-1]['peak_rss_mb']:.0f} MB", flush=True)
-    # The two implementations must agree exactly.
-    g = np.load(WORK / "result_gridopt.npy")
-    p = np.load(WORK / "result_pandas.npy")
-    gj = json.loads((WORK / "result_gridopt.json").read_text())
-    pj = json.loads((WORK / "result_pandas.json").read_text())
-    order = [pj["meters"].index(m) for m in gj["meters"]]
-    same_grid = g.shape == p[:, order].shape and np.array_equal(g, p[:, order], equal_nan=True)
-    same_counts = gj["counts"] == pj["counts"]
-    med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
-    peak = {k: max(r["peak_rss_mb"] for r in v) for k, v in runs.items()}
-    import pandas as pd
-    import pyarrow as pa
-    import xarray as xr
-
-    summary = {
-        "rows": gj["counts"]["rows_in"], "meters": args.meters, "intervals": args.intervals,
-        "median_seconds": med, "speedup": med["pandas"] / med["gridopt"],
-        "peak_rss_mb": peak, "same_grid": bool(same_grid), "same_counts": bool(same_counts),
-        "counts": gj["counts"], "all_seconds": {k: [r["seconds"] for r in v]
-                                                for k, v in runs.items()},
-        "machine": {"platform": platform.platform(), "cpu": platform.processor() or "?",
-                    "cores": os.cpu_count(), "python": platform.python_version(),
-                    "numpy": np.__version__, "pandas": pd.__version__,
-                    "pyarrow": pa.__version__, "xarray": xr.__version__},
-    }
-    print(json.dumps(summary, indent=2))
-    if not (same_grid and same_counts):
-        print(f"MISMATCH: pandas counts {pj['counts']}", file=sys.stderr)
+        meta.write_text(json.dumps(generate(path, args.meters, args.intervals)))
+        print(f"generated {path} in {time.perf_counter() - t0:.0f} s", flush=True)
+    injected = json.loads(meta.read_text())
+    mach = machine()
+    out_dir = WORK / "out"
+    runs: dict[str, list[dict]] = {impl: [] for impl in IMPLS}
+    for impl in IMPLS:  # warm-up: page cache, bytecode, first-import costs
+        run_once(impl, path, out_dir / impl)
+    gridopt_line = run_once("gridopt", path, out_dir / "gridopt")["output"]
+    comparisons = [compare(out_dir, gridopt_line, peer, run_once(peer, path, out_dir / peer)[
+        "output"]) for peer in ("polars", "pandas")]
+    for rnd in range(args.repeats):
+        order = IMPLS[rnd % len(IMPLS):] + IMPLS[:rnd % len(IMPLS)]
+        for impl in order:
+            r = run_once(impl, path, out_dir / impl)
+            runs[impl].append({**r, "round": rnd})
+            print(f"round {rnd + 1} {impl}: {r['wall_seconds']:.2f} s, peak "
+                  f"{r['peak_rss_mb']:.0f} MB", flush=True)
+    summary = {"rows": injected["rows"], "meters": args.meters, "intervals": args.intervals,
+               "repeats": args.repeats, "file_mb": path.stat().st_size / 1e6,
+               "injected": injected, "machine": mach, "runs": runs,
+               "comparisons": comparisons,
+               "load_average_end": list(os.getloadavg())}
+    text = report(summary)
+    print(text)
+    if not args.no_write:
+        frag = REPO / "docs" / "benchmarks"
+        (frag / "ingest.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+        (frag / "ingest.md").write_text(text)
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / "collect.py")], check=True)
+    if not all(c["same_meters"] and c["same_consumption"] and c["same_production"]
+               and c["same_counts"] and c["same_start"] for c in comparisons):
+        print(f"MISMATCH: {json.dumps(comparisons, indent=1)}", file=sys.stderr)
         sys.exit(1)
 
 
