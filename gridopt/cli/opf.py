@@ -38,6 +38,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="FILE.nc", help="write the solution as NetCDF")
     p.add_argument("--no-check", action="store_true",
                    help="skip the pandapower AC power-flow check of the result")
+    p.add_argument("--check-mismatch-mva", type=float, default=1e-3, metavar="MVA",
+                   help="largest nodal power mismatch of the OPF point in pandapower's "
+                        "equations the AC check accepts (default 1e-3 MVA)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=run)
@@ -84,13 +87,24 @@ def run(args: argparse.Namespace) -> int:
     context = {"case": args.case, "formulation": args.formulation, "objective_kind": args.objective}
 
     def body() -> int:
+        from gridopt.errors import InputError
         from gridopt.opf.result import Formulation, Objective
-        from gridopt.workflows.opf import OPFRunOptions, run_opf, write_opf_result
+        from gridopt.workflows.opf import (
+            CheckTolerances,
+            OPFRunOptions,
+            run_opf,
+            write_opf_result,
+        )
 
+        if not args.check_mismatch_mva > 0:
+            raise InputError(
+                f"--check-mismatch-mva {args.check_mismatch_mva:g}: give a positive tolerance"
+            )
         options = OPFRunOptions(
             formulation=Formulation(args.formulation),
             objective=Objective(args.objective),
             ac_check=not args.no_check,
+            check_tolerances=CheckTolerances(mismatch_mva=args.check_mismatch_mva),
         )
         result = run_opf(args.case, options)
         summary = result.summary()

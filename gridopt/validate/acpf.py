@@ -43,8 +43,9 @@ from gridopt.validate._acpf_net import (
 
 logger = logging.getLogger(__name__)
 
-# pandapower ppc bus columns (pandapower.pypower.idx_bus).
+# pandapower ppc columns (pandapower.pypower.idx_bus / idx_brch).
 _BUS_TYPE, _PD, _QD, _VM, _VA = 1, 2, 3, 7, 8
+_F_BUS, _T_BUS, _BR_STATUS = 0, 1, 10
 #: pandapower's bus type of a bus its power flow leaves out (``NONE`` in idx_bus).
 _PF_BUS_NONE = 4
 
@@ -241,6 +242,16 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
     base = network.base_mva
     volts = CaseVoltages.of(solution)
 
+    for name in ("vm_pu", "va_rad", "pg_pu", "qg_pu"):
+        values = getattr(solution, name)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            labels = network.bus_label if name.startswith("v") else network.gen_label
+            element = labels[bad[0]]
+            return _not_run(
+                solution, f"the OPF solution has a non-finite {name} at {element} "
+                f"({len(bad)} value(s) in all); there is no point to check", element,
+            )
     net = loaded.pandapower_net()
     try:
         write_dispatch(net, emap, solution, volts)
@@ -261,7 +272,7 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
         )
         iterations = int(net._ppc.get("iterations", 0) or 0)
     except pp.LoadflowNotConverged as exc:
-        status = ACCheckStatus.NOT_CONVERGED
+        status, iterations = ACCheckStatus.NOT_CONVERGED, MAX_ITERATIONS
         message = (
             f"pandapower runpp did not converge in {MAX_ITERATIONS} iterations from the OPF "
             f"point: {exc}"
@@ -284,7 +295,6 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
         return _not_run(solution, message, element, notes)
 
     bus = np.real(np.asarray(ppc["bus"]))
-    ybus, _, _ = makeYbus(ppc["baseMVA"], bus, np.asarray(ppc["branch"]))
     pf_pos = pf_bus_positions(net, emap, case.branch_from, case.branch_to, case.n_bus)
     mapped = pf_pos[network.bus_case_index]
     n_pf = len(bus)
@@ -297,6 +307,16 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
             "pandapower's power flow data",
             label, notes,
         )
+    # The mismatch uses the branches the OPF has: pandapower's full ppc also lists, in
+    # service, branches to buses the OPF leaves out (a line to an isolated bus ends at an
+    # auxiliary bus of pandapower's; buses its connectivity check drops keep their branches).
+    branch = np.array(ppc["branch"], copy=True)
+    in_opf = np.zeros(n_pf, dtype=bool)
+    in_opf[mapped] = True
+    in_opf &= bus[:, _BUS_TYPE] != _PF_BUS_NONE
+    ends = np.real(branch[:, [_F_BUS, _T_BUS]]).astype(np.int64)
+    branch[~in_opf[ends].all(axis=1), _BR_STATUS] = 0
+    ybus, _, _ = makeYbus(ppc["baseMVA"], bus, branch)
 
     v_pf = np.zeros(n_pf, dtype=complex)
     v_pf[mapped] = solution.vm_pu * np.exp(1j * solution.va_rad)

@@ -19,7 +19,7 @@ from gridopt.network.load import LoadedNetwork, load_network
 from gridopt.opf.ac import ACOptions, solve_ac_opf
 from gridopt.opf.dc import DCOptions, solve_dc_opf
 from gridopt.opf.result import Formulation, Objective, OPFSolution
-from gridopt.validate.acpf import ACCheck, check_ac
+from gridopt.validate.acpf import ACCheck, CheckTolerances, check_ac
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class OPFRunOptions:
     ac_check
         Check an optimal AC result with an independent pandapower power flow. The check never
         discards the solution: its outcome is ``OPFRun.check.status``.
+    check_tolerances
+        What the AC check accepts as agreement (mismatch, voltage magnitude and angle).
     ac, dc
         Solver options of each formulation.
     """
@@ -44,6 +46,7 @@ class OPFRunOptions:
     formulation: Formulation = Formulation.AC
     objective: Objective = Objective.COST
     ac_check: bool = True
+    check_tolerances: CheckTolerances = field(default_factory=CheckTolerances)
     ac: ACOptions = field(default_factory=ACOptions)
     dc: DCOptions = field(default_factory=DCOptions)
 
@@ -142,7 +145,7 @@ def run_opf(
     t2 = time.perf_counter()
     check = None
     if options.ac_check and options.formulation is Formulation.AC and solution.status.ok:
-        check = check_ac(loaded, solution)
+        check = check_ac(loaded, solution, options.check_tolerances)
     t3 = time.perf_counter()
     seconds = {"load": t1 - t0, "solve": t2 - t1, "check": t3 - t2, "total": t3 - t0}
     logger.info("OPF of %s: %s in %.3f s", loaded.name, solution.status.value, t2 - t1)
