@@ -43,6 +43,9 @@ from gridopt.validate._acpf_net import (
 
 logger = logging.getLogger(__name__)
 
+#: Kept under its former name for tests/network/conftest.py.
+_pf_bus_positions = pf_bus_positions
+
 # pandapower ppc columns (pandapower.pypower.idx_bus / idx_brch).
 _BUS_TYPE, _PD, _QD, _VM, _VA = 1, 2, 3, 7, 8
 _F_BUS, _T_BUS, _BR_STATUS = 0, 1, 10

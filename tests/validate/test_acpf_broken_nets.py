@@ -17,6 +17,7 @@ from gridopt.network.load import load_network
 from gridopt.opf.ac import solve_ac_opf
 from gridopt.opf.result import Objective
 from gridopt.solvers.status import SolveStatus
+from gridopt.validate._acpf_net import suspects
 from gridopt.validate.acpf import ACCheckStatus, check_ac
 from gridopt.workflows.opf import run_opf
 from tests.validate.broken_cases import (
@@ -131,3 +132,15 @@ def test_wrong_dispatch_fails_with_the_bus_named() -> None:
     assert check.converged
     assert check.element == "bus 2"
     assert "5 MVA at bus 2" in check.message
+
+
+def test_suspects_name_the_element_that_breaks_runpp() -> None:
+    loaded = load_network("pglib_opf_case14_ieee")
+    net = loaded.pandapower_net()
+    assert suspects(net, loaded) == ("", "")
+    net.gen.at[2, "vm_pu"] = np.nan
+    element, cause = suspects(net, loaded)
+    assert element == "gen 2 (gen 3 (bus 6))" and "non-finite vm_pu" in cause
+    net = loaded.pandapower_net()
+    net.ext_grid["in_service"] = False
+    assert suspects(net, loaded) == ("ext_grid", "no in-service ext_grid (slack) in the net")
