@@ -26,7 +26,9 @@ def register(subparsers: Any) -> None:
             "MATPOWER/PGLib .m file, a pandapower .json file or simbench:<code>."
         ),
         epilog=(
-            "Exit codes: 0 optimal, 1 internal error, 2 bad input, 3 infeasible or not converged."
+            "Exit codes: 0 optimal (and AC check passed), 1 internal error, 2 bad input, "
+            "3 infeasible or not converged, or optimal but the AC check did not pass (the "
+            "solution is still printed and written)."
         ),
     )
     p.add_argument("case", metavar="CASE")
@@ -36,6 +38,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="FILE.nc", help="write the solution as NetCDF")
     p.add_argument("--no-check", action="store_true",
                    help="skip the pandapower AC power-flow check of the result")
+    p.add_argument("--check-mismatch-mva", type=float, default=1e-3, metavar="MVA",
+                   help="largest nodal power mismatch of the OPF point in pandapower's "
+                        "equations the AC check accepts (default 1e-3 MVA)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=run)
@@ -58,11 +63,15 @@ def _print_summary(s: dict[str, Any]) -> None:
         check = s.get("ac_check")
         if check:
             lines.append(
-                "AC check        pandapower runpp "
-                f"{'converged' if check['converged'] else 'FAILED'}, "
-                f"max mismatch {check['max_mismatch_mva']:.2e} MVA, losses "
-                f"{check['losses_mw']:.4f} MW (diff {check['losses_diff_mw']:.1e})"
+                f"AC check        {check['status'].upper().replace('_', ' ')}: pandapower runpp "
+                f"{'converged' if check['converged'] else 'did not converge'}, "
+                f"max mismatch {fmt(check['max_mismatch_mva'], '.2e')} MVA, losses "
+                f"{fmt(check['losses_mw'], '.4f')} MW (diff {fmt(check['losses_diff_mw'], '.1e')})"
             )
+            if check["message"]:
+                lines.append(f"AC check reason {check['message']}")
+            for note in check["notes"]:
+                lines.append(f"AC check note   {note}")
     lines.append(
         f"time            {s['iterations']} iterations, solve {s['solve_seconds']:.3f} s, "
         f"total {s['total_seconds']:.3f} s"
@@ -78,13 +87,24 @@ def run(args: argparse.Namespace) -> int:
     context = {"case": args.case, "formulation": args.formulation, "objective_kind": args.objective}
 
     def body() -> int:
+        from gridopt.errors import InputError
         from gridopt.opf.result import Formulation, Objective
-        from gridopt.workflows.opf import OPFRunOptions, run_opf, write_opf_result
+        from gridopt.workflows.opf import (
+            CheckTolerances,
+            OPFRunOptions,
+            run_opf,
+            write_opf_result,
+        )
 
+        if not args.check_mismatch_mva > 0:
+            raise InputError(
+                f"--check-mismatch-mva {args.check_mismatch_mva:g}: give a positive tolerance"
+            )
         options = OPFRunOptions(
             formulation=Formulation(args.formulation),
             objective=Objective(args.objective),
             ac_check=not args.no_check,
+            check_tolerances=CheckTolerances(mismatch_mva=args.check_mismatch_mva),
         )
         result = run_opf(args.case, options)
         summary = result.summary()
@@ -97,6 +117,14 @@ def run(args: argparse.Namespace) -> int:
         if not result.solution.status.ok:
             sys.stderr.write(
                 f"gridopt: {summary['status']}: {result.solution.report.message}\n"
+            )
+            return EXIT_INFEASIBLE
+        if result.check is not None and not result.check.passed:
+            # The OPF is optimal but pandapower does not confirm it: the solution is kept
+            # (printed, and written with --out), the exit code says the run needs a look.
+            sys.stderr.write(
+                f"gridopt: AC check {result.check.status.value}: {result.check.message} "
+                "(the OPF solution is kept)\n"
             )
             return EXIT_INFEASIBLE
         return EXIT_OK

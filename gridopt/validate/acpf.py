@@ -1,7 +1,8 @@
 """Independent AC power-flow check of an OPF dispatch with pandapower.
 
 :func:`check_ac` writes the dispatch of an :class:`~gridopt.opf.result.OPFSolution` into a
-*copy* of the network's pandapower net, runs ``pandapower.runpp`` and compares:
+*copy* of the network's pandapower net, runs ``pandapower.runpp`` from the OPF point and
+compares:
 
 * the nodal power mismatch of the OPF point in pandapower's own equations,
   ``max_i |V_i conj((Y V)_i) - S_sched,i|`` with pandapower's ``Ybus``, the OPF voltages and
@@ -9,34 +10,87 @@
 * the active losses (pandapower's branch results) against the OPF's;
 * the voltages of pandapower's power-flow solution against the OPF voltages;
 * the slack (ext_grid) active and reactive power against the OPF dispatch.
+
+The outcome is an :class:`ACCheckStatus`. The check never raises for a network or a solution
+pandapower cannot handle: whatever makes ``runpp`` fail is caught and reported as the status
+``not_converged`` or ``error`` with the element and the cause named, so a solved OPF is never
+lost to its check.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandapower as pp
-from pandapower.auxiliary import pandapowerNet
 from pandapower.pypower.makeYbus import makeYbus
 
 from gridopt.errors import InputError
 from gridopt.network.load import LoadedNetwork
-from gridopt.network.pandapower_io import ElementMap
 from gridopt.opf.result import OPFSolution
+from gridopt.validate._acpf_net import (
+    CaseVoltages,
+    add_island_slacks,
+    pandapower_losses_mw,
+    pf_bus_positions,
+    start_voltages,
+    suspects,
+    write_dispatch,
+)
 
 logger = logging.getLogger(__name__)
 
+#: Kept under its former name for tests/network/conftest.py.
+_pf_bus_positions = pf_bus_positions
+
 # pandapower ppc columns (pandapower.pypower.idx_bus / idx_brch).
-_PD, _QD, _VM, _VA = 2, 3, 7, 8
-_F_BUS, _T_BUS, _PF, _PT = 0, 1, 13, 15
+_BUS_TYPE, _PD, _QD, _VM, _VA = 1, 2, 3, 7, 8
+_F_BUS, _T_BUS, _BR_STATUS = 0, 1, 10
+#: pandapower's bus type of a bus its power flow leaves out (``NONE`` in idx_bus).
+_PF_BUS_NONE = 4
 
 #: Power-flow tolerance (MVA) used for the check.
 TOLERANCE_MVA = 1e-9
-#: Tables whose results carry ``pl_mw``.
-_LOSS_TABLES = ("line", "trafo", "trafo3w", "impedance")
+#: Newton-Raphson iterations allowed.
+MAX_ITERATIONS = 50
+
+
+class ACCheckStatus(enum.Enum):
+    """Outcome of the AC power-flow check.
+
+    ``passed``: ``runpp`` converged and the OPF point agrees with pandapower within
+    :class:`CheckTolerances`. ``failed``: ``runpp`` converged, but the OPF point does not satisfy
+    pandapower's equations within tolerance, or part of the network carrying power is outside
+    pandapower's power flow. ``not_converged``: ``runpp`` did not converge. ``error``: the power
+    flow could not be run at all (``runpp`` or the set-up raised).
+    """
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_CONVERGED = "not_converged"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CheckTolerances:
+    """What :func:`check_ac` accepts as agreement between the OPF and pandapower.
+
+    Attributes
+    ----------
+    mismatch_mva
+        Largest nodal complex-power mismatch of the OPF point in pandapower's equations (MVA).
+    vm_pu
+        Largest voltage-magnitude difference between pandapower's solution and the OPF (pu).
+    va_degree
+        Largest voltage-angle difference between pandapower's solution and the OPF (degrees).
+    """
+
+    mismatch_mva: float = 1e-3
+    vm_pu: float = 1e-4
+    va_degree: float = 1e-2
 
 
 @dataclass(frozen=True)
@@ -45,11 +99,14 @@ class ACCheck:
 
     Attributes
     ----------
+    status
+        The outcome (:class:`ACCheckStatus`); :attr:`passed` is ``status is PASSED``.
     converged
         Whether ``pandapower.runpp`` converged with the dispatch written in.
     max_mismatch_mva
         Largest nodal complex-power mismatch ``|V conj(Y V) - S_sched|`` of the OPF point in
-        pandapower's equations, in MVA.
+        pandapower's equations, in MVA, over the buses in pandapower's power flow; NaN when
+        pandapower produced no power-flow data.
     max_mismatch_bus
         Label of the bus where it occurs.
     losses_mw
@@ -62,15 +119,21 @@ class ACCheck:
     max_vm_diff_pu, max_va_diff_degree
         Largest voltage magnitude and angle difference between pandapower's power flow and the OPF.
     slack_p_diff_mw, slack_q_diff_mvar
-        Generation at a slack (ext_grid) bus in the power flow minus the OPF's, for the slack
-        bus with the largest active-power difference (bus totals: pandapower shares the
-        reactive power of several machines at one bus its own way); 0 without an ext_grid.
+        Generation at a slack bus (ext_grid, or a generator made an island's slack) in the power
+        flow minus the OPF's, for the slack bus with the largest active-power difference (bus
+        totals: pandapower shares the reactive power of several machines at one bus its own way);
+        0 without a slack.
     iterations
         Newton-Raphson iterations pandapower used (0 if unknown).
     message
-        Empty, or why the power flow failed.
+        Empty when passed; otherwise the reason, naming the element and the cause.
+    element
+        Label of the element the reason is about (a bus, branch or generator), or empty.
+    notes
+        What the check changed in its copy of the net to run (e.g. an island's slack).
     """
 
+    status: ACCheckStatus
     converged: bool
     max_mismatch_mva: float
     max_mismatch_bus: str
@@ -83,128 +146,61 @@ class ACCheck:
     slack_q_diff_mvar: float
     iterations: int
     message: str = ""
+    element: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when the status is :attr:`ACCheckStatus.PASSED`."""
+        return self.status is ACCheckStatus.PASSED
 
     def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready dict (NaN becomes ``None``)."""
+        """Return a JSON-ready dict (NaN becomes ``None``, the status its value)."""
         out: dict[str, object] = {}
         for key, value in asdict(self).items():
-            if isinstance(value, float) and not math.isfinite(value):
+            if isinstance(value, ACCheckStatus):
+                out[key] = value.value
+            elif isinstance(value, tuple):
+                out[key] = list(value)
+            elif isinstance(value, float) and not math.isfinite(value):
                 out[key] = None
             else:
                 out[key] = value
         return out
 
 
-def _write_dispatch(
-    net: pandapowerNet, emap: ElementMap, solution: OPFSolution, case_vm: np.ndarray,
-    case_va_deg: np.ndarray,
-) -> None:
-    """Write the OPF set-points into ``net`` (a copy) in place."""
-    network = solution.network
-    base = network.base_mva
-    case = network.case
-    for g, case_g in enumerate(network.gen_case_index):
-        table, index = emap.gen[int(case_g)]
-        bus = int(case.gen_bus[case_g])
-        p_mw = float(solution.pg_pu[g] * base)
-        q_mvar = float(solution.qg_pu[g] * base)
-        df = net[table]
-        if table == "ext_grid":
-            df.at[index, "vm_pu"] = float(case_vm[bus])
-            df.at[index, "va_degree"] = float(case_va_deg[bus])
-        elif table == "gen":
-            df.at[index, "p_mw"] = p_mw
-            df.at[index, "vm_pu"] = float(case_vm[bus])
-            df.at[index, "scaling"] = 1.0
-        elif table == "sgen":
-            df.at[index, "p_mw"] = p_mw
-            df.at[index, "q_mvar"] = q_mvar
-            df.at[index, "scaling"] = 1.0
-        elif table in ("load", "storage"):
-            df.at[index, "p_mw"] = -p_mw
-            df.at[index, "q_mvar"] = -q_mvar
-            df.at[index, "scaling"] = 1.0
-        elif table == "xward":
-            df.at[index, "vm_pu"] = float(case_vm[bus])
-        else:
-            raise InputError(f"{case.gen_label[case_g]}: cannot write a dispatch into a {table}")
+def _not_run(solution: OPFSolution, message: str, element: str,
+             notes: tuple[str, ...] = ()) -> ACCheck:
+    """An :attr:`ACCheckStatus.ERROR` outcome without power-flow figures."""
+    nan = float("nan")
+    return ACCheck(
+        status=ACCheckStatus.ERROR, converged=False, max_mismatch_mva=nan, max_mismatch_bus="",
+        losses_mw=nan, opf_losses_mw=float(solution.losses_mw), losses_diff_mw=nan,
+        max_vm_diff_pu=nan, max_va_diff_degree=nan, slack_p_diff_mw=nan, slack_q_diff_mvar=nan,
+        iterations=0, message=message, element=element, notes=notes,
+    )
 
 
-def _pf_bus_positions(net: pandapowerNet, emap: ElementMap, case_from: np.ndarray,
-                      case_to: np.ndarray, n_case_bus: int) -> np.ndarray:
-    """Position in pandapower's power-flow ppci of every case bus (-1 if absent)."""
-    lookup = np.asarray(net._pd2ppc_lookups["bus"])
-    out = np.full(n_case_bus, -1, dtype=np.int64)
-    for i, members in enumerate(emap.bus):
-        table, index = members[0]
-        if table == "bus":
-            out[i] = int(lookup[index])
-    missing = out < 0
-    if missing.any():
-        # Auxiliary buses: follow the branches that touch them.
-        ppci_branch = np.asarray(net._ppc["branch"])
-        pos = _pf_branch_positions(net, emap)
-        for b, p in enumerate(pos):
-            if p < 0:
-                continue
-            for case_bus, col in ((case_from[b], _F_BUS), (case_to[b], _T_BUS)):
-                if out[case_bus] < 0:
-                    out[case_bus] = int(np.real(ppci_branch[p, col]))
-    return out
-
-
-def _pf_branch_positions(net: pandapowerNet, emap: ElementMap) -> np.ndarray:
-    """Position in pandapower's power-flow ppci of every case branch (-1 if absent)."""
-    branch_is = np.asarray(net._ppc["internal"]["branch_is"], dtype=bool)
-    to_ppci = np.where(branch_is, np.cumsum(branch_is) - 1, -1)
-    ranges = net._pd2ppc_lookups["branch"]
-    offsets: dict[str, dict[int, int]] = {}
-    for element, (start, end) in ranges.items():
-        if element == "switch":
-            index = net.switch.index[np.asarray(net._impedance_bb_switches, dtype=bool)]
-        else:
-            index = net[element].index
-        n = len(index)
-        offsets[element] = {}
-        for k in range(int(end) - int(start)):
-            key = int(index[k % n]) * 3 + (k // n if element == "trafo3w" else 0)
-            offsets[element][key] = int(to_ppci[int(start) + k])
-    out = np.full(len(emap.branch), -1, dtype=np.int64)
-    sides = {"": 0, "hv": 0, "mv": 1, "lv": 2}
-    for b, ((table, index), side) in enumerate(zip(emap.branch, emap.branch_side, strict=True)):
-        out[b] = offsets.get(table, {}).get(index * 3 + sides[side], -1)
-    return out
-
-
-def _pandapower_losses_mw(net: pandapowerNet, emap: ElementMap) -> float:
-    tables = {t for t, _ in emap.branch}
-    total = 0.0
-    for table in _LOSS_TABLES:
-        if table in tables and len(net[f"res_{table}"]):
-            total += float(np.nansum(net[f"res_{table}"].pl_mw.to_numpy()))
-    other = [b for b, (t, _) in enumerate(emap.branch) if t not in _LOSS_TABLES]
-    if other:
-        pos = _pf_branch_positions(net, emap)[other]
-        branch = np.asarray(net._ppc["branch"])
-        pos = pos[pos >= 0]
-        total += float(np.sum(np.real(branch[pos, _PF] + branch[pos, _PT])))
-    return total
-
-
-def check_ac(loaded: LoadedNetwork, solution: OPFSolution) -> ACCheck:
+def check_ac(
+    loaded: LoadedNetwork, solution: OPFSolution, tolerances: CheckTolerances | None = None
+) -> ACCheck:
     """Check an OPF solution with an independent pandapower AC power flow.
 
     The dispatch (generator P and voltage, ext_grid voltage magnitude and angle, P and Q of
     controllable static generators, loads and storage) is written into a copy of the network's
     pandapower net; ``pandapower.runpp`` then runs with voltage angles, without reactive-power
-    limits and with a ``1e-9`` MVA tolerance.
+    limits, with a ``1e-9`` MVA tolerance, starting from the OPF voltages (``init_vm_pu`` and
+    ``init_va_degree``). Starting there rather than from a DC power flow keeps the check
+    working on branches of zero reactance (the DC start divides by ``x``) and lands on the
+    power-flow solution nearest the OPF point. An island of the OPF network without an
+    ext_grid gets its largest generator as slack in the copy (stated in ``notes``).
 
     The mismatch is evaluated at the OPF point itself (not at runpp's solution):
     ``S_mis,i = V_i conj(sum_k Y_ik V_k) - (sum_{g at i} S_g - S_d,i)`` with pandapower's
     ``Ybus`` (``makeYbus`` on its power-flow data, shunts included), the OPF voltages ``V`` and
     generator outputs ``S_g``, and pandapower's scheduled demand ``S_d`` (loads, static
     generators, wards). For an AC-OPF optimum it is at solver tolerance; for a DC solution it is
-    large (reactive power and losses are ignored by the DC model) and simply reported.
+    large (reactive power and losses are ignored by the DC model) and the status is ``failed``.
 
     Parameters
     ----------
@@ -212,32 +208,66 @@ def check_ac(loaded: LoadedNetwork, solution: OPFSolution) -> ACCheck:
         The network the solution belongs to (its pandapower net is not modified).
     solution
         An OPF solution on ``loaded.network`` (AC or DC).
+    tolerances
+        Agreement required for ``passed`` (default :class:`CheckTolerances`).
 
     Returns
     -------
     ACCheck
+        Its ``status`` says whether the check passed; every other outcome carries the reason
+        in ``message`` and the element concerned in ``element``.
+
+    Raises
+    ------
+    InputError
+        Only if ``solution`` was solved on another network than ``loaded`` (a caller's mistake,
+        not a property of the network).
     """
-    network = solution.network
-    case = network.case
+    case = solution.network.case
     if case is not loaded.case:
         raise InputError(
             f"the solution belongs to case {case.name!r}, not to the loaded network "
             f"{loaded.case.name!r}; check the solution against the network it was solved on"
         )
+    try:
+        return _check(loaded, solution, tolerances or CheckTolerances())
+    except Exception as exc:  # the check must never lose a solved OPF
+        logger.debug("%s: AC check failed", case.name, exc_info=True)
+        message = f"the AC check itself failed: {type(exc).__name__}: {exc}"
+        logger.warning("%s: %s", case.name, message)
+        return _not_run(solution, message, "")
+
+
+def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -> ACCheck:
+    network = solution.network
+    case = network.case
     emap = loaded.element_map
     base = network.base_mva
-    case_vm = np.full(case.n_bus, np.nan)
-    case_va_deg = np.full(case.n_bus, np.nan)
-    case_vm[network.bus_case_index] = solution.vm_pu
-    case_va_deg[network.bus_case_index] = np.rad2deg(solution.va_rad)
+    volts = CaseVoltages.of(solution)
 
+    for name in ("vm_pu", "va_rad", "pg_pu", "qg_pu"):
+        values = getattr(solution, name)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            labels = network.bus_label if name.startswith("v") else network.gen_label
+            element = labels[bad[0]]
+            return _not_run(
+                solution, f"the OPF solution has a non-finite {name} at {element} "
+                f"({len(bad)} value(s) in all); there is no point to check", element,
+            )
     net = loaded.pandapower_net()
-    _write_dispatch(net, emap, solution, case_vm, case_va_deg)
-    converged, message, iterations = True, "", 0
+    try:
+        write_dispatch(net, emap, solution, volts)
+    except InputError as exc:
+        return _not_run(solution, f"cannot write the OPF dispatch into pandapower: {exc}", "")
+    notes = tuple(add_island_slacks(net, loaded, solution))
+    init_vm, init_va = start_voltages(net, emap, volts)
+    status, message, element, iterations = ACCheckStatus.PASSED, "", "", 0
     try:
         pp.runpp(
             net, algorithm="nr", calculate_voltage_angles=True, enforce_q_lims=False,
-            tolerance_mva=TOLERANCE_MVA, max_iteration=50, init="dc",
+            tolerance_mva=TOLERANCE_MVA, max_iteration=MAX_ITERATIONS, init="auto",
+            init_vm_pu=init_vm, init_va_degree=init_va,
             voltage_depend_loads=False, trafo_model="t", check_connectivity=True,
             # One power flow per check: numba's JIT compilation (seconds) would cost far more
             # than it saves.
@@ -245,24 +275,53 @@ def check_ac(loaded: LoadedNetwork, solution: OPFSolution) -> ACCheck:
         )
         iterations = int(net._ppc.get("iterations", 0) or 0)
     except pp.LoadflowNotConverged as exc:
-        converged, message = False, f"pandapower runpp did not converge: {exc}"
-        logger.warning("%s: %s", case.name, message)
+        status, iterations = ACCheckStatus.NOT_CONVERGED, MAX_ITERATIONS
+        message = (
+            f"pandapower runpp did not converge in {MAX_ITERATIONS} iterations from the OPF "
+            f"point: {exc}"
+        )
+    except Exception as exc:  # whatever else pandapower raises: name it, keep the OPF
+        element, cause = suspects(net, loaded)
+        message = f"pandapower runpp raised {type(exc).__name__}: {exc}"
+        if element:
+            message += f"; likely cause: {element} has {cause}"
+        logger.debug("%s: runpp raised", case.name, exc_info=True)
+        logger.warning("%s: AC check error: %s", case.name, message)
+        return _not_run(solution, message, element, notes)
 
-    ppci = net._ppc
-    if ppci is None or "bus" not in ppci:
-        raise InputError(f"{case.name}: pandapower produced no power-flow data ({message})")
-    bus = np.real(np.asarray(ppci["bus"]))
-    branch = np.asarray(ppci["branch"])
-    ybus, _, _ = makeYbus(ppci["baseMVA"], bus, branch)
-    pf_pos = _pf_bus_positions(net, emap, case.branch_from, case.branch_to, case.n_bus)
-    n_pf = len(bus)
-    in_net = np.zeros(case.n_bus, dtype=bool)
-    in_net[network.bus_case_index] = True
+    ppc = net._ppc
+    if ppc is None or "bus" not in ppc or "branch" not in ppc:
+        element, cause = suspects(net, loaded)
+        message = (message + "; " if message else "") + "pandapower produced no power-flow data"
+        if element:
+            message += f"; likely cause: {element} has {cause}"
+        return _not_run(solution, message, element, notes)
+
+    bus = np.real(np.asarray(ppc["bus"]))
+    pf_pos = pf_bus_positions(net, emap, case.branch_from, case.branch_to, case.n_bus)
     mapped = pf_pos[network.bus_case_index]
-    if np.any(mapped < 0) or np.any(mapped >= n_pf):
-        raise InputError(f"{case.name}: some buses of the OPF are not in pandapower's power flow")
+    n_pf = len(bus)
+    absent = np.flatnonzero((mapped < 0) | (mapped >= n_pf))
+    if len(absent):
+        label = network.bus_label[absent[0]]
+        return _not_run(
+            solution,
+            f"{label} (and {len(absent) - 1} more bus(es)) of the OPF has no counterpart in "
+            "pandapower's power flow data",
+            label, notes,
+        )
+    # The mismatch uses the branches the OPF has: pandapower's full ppc also lists, in
+    # service, branches to buses the OPF leaves out (a line to an isolated bus ends at an
+    # auxiliary bus of pandapower's; buses its connectivity check drops keep their branches).
+    branch = np.array(ppc["branch"], copy=True)
+    in_opf = np.zeros(n_pf, dtype=bool)
+    in_opf[mapped] = True
+    in_opf &= bus[:, _BUS_TYPE] != _PF_BUS_NONE
+    ends = np.real(branch[:, [_F_BUS, _T_BUS]]).astype(np.int64)
+    branch[~in_opf[ends].all(axis=1), _BR_STATUS] = 0
+    ybus, _, _ = makeYbus(ppc["baseMVA"], bus, branch)
 
-    v_pf = np.full(n_pf, np.nan, dtype=complex)
+    v_pf = np.zeros(n_pf, dtype=complex)
     v_pf[mapped] = solution.vm_pu * np.exp(1j * solution.va_rad)
     s_gen = np.zeros(n_pf, dtype=complex)
     for g, case_g in enumerate(network.gen_case_index):
@@ -273,31 +332,73 @@ def check_ac(loaded: LoadedNetwork, solution: OPFSolution) -> ACCheck:
     s_demand = (bus[:, _PD] + 1j * bus[:, _QD]) / base
     s_calc = v_pf * np.conj(ybus @ v_pf)
     mismatch = np.abs(s_calc - (s_gen - s_demand)) * base
-    worst = int(np.nanargmax(mismatch)) if np.any(np.isfinite(mismatch)) else 0
     label_of_pf = {int(p): case.bus_label[i] for i, p in enumerate(pf_pos) if p >= 0}
 
+    # Buses pandapower's connectivity check left out (no slack reaches them): their balance is
+    # not checked. Harmless when they carry no power in the OPF; a failure otherwise.
+    left_out = bus[mapped, _BUS_TYPE] == _PF_BUS_NONE
+    checked = np.zeros(n_pf, dtype=bool)
+    checked[mapped[~left_out]] = True
+    carried_mva = np.abs(s_gen - s_demand) * base
+    unchecked = np.flatnonzero(left_out & (carried_mva[mapped] > tol.mismatch_mva))
+    quiet = np.flatnonzero(left_out & (carried_mva[mapped] <= tol.mismatch_mva))
+    if len(quiet):
+        notes += (
+            f"{len(quiet)} bus(es) without a connection to a slack and carrying no power "
+            f"(first: {network.bus_label[quiet[0]]}) are left out of the check",
+        )
+    mis_checked = np.where(checked, mismatch, np.nan)
+    worst = int(np.nanargmax(mis_checked)) if np.any(np.isfinite(mis_checked)) else 0
+    max_mismatch = float(mis_checked[worst]) if np.isfinite(mis_checked[worst]) else float("nan")
+
     opf_losses = solution.losses_mw
+    converged = status is ACCheckStatus.PASSED
     if converged:
-        losses = _pandapower_losses_mw(net, emap)
-        v_sol = bus[mapped, _VM] * np.exp(1j * np.deg2rad(bus[mapped, _VA]))
-        vm_diff = float(np.max(np.abs(np.abs(v_sol) - solution.vm_pu)))
-        va_diff = float(np.max(np.abs(np.rad2deg(np.angle(v_sol * np.exp(-1j * solution.va_rad))))))
+        losses = pandapower_losses_mw(net, emap)
+        on = ~left_out
+        pos_on = mapped[on]
+        v_sol = bus[pos_on, _VM] * np.exp(1j * np.deg2rad(bus[pos_on, _VA]))
+        vm_diff = float(np.max(np.abs(np.abs(v_sol) - solution.vm_pu[on]), initial=0.0))
+        va_diff = float(np.max(np.abs(np.rad2deg(
+            np.angle(v_sol * np.exp(-1j * solution.va_rad[on])))), initial=0.0))
         v_all = bus[:, _VM] * np.exp(1j * np.deg2rad(bus[:, _VA]))
         s_gen_pf = v_all * np.conj(ybus @ v_all) + s_demand
-        slack_p, slack_q = 0.0, 0.0
-        for case_g in network.gen_case_index:
-            if emap.gen[int(case_g)][0] != "ext_grid":
-                continue
-            k = pf_pos[case.gen_bus[case_g]]
-            diff = (s_gen_pf[k] - s_gen[k]) * base
-            if abs(diff.real) >= abs(slack_p):
-                slack_p, slack_q = float(diff.real), float(diff.imag)
+        slack_p, slack_q = _slack_diff(loaded, solution, pf_pos, s_gen_pf, s_gen, net)
     else:
         losses = vm_diff = va_diff = slack_p = slack_q = float("nan")
+
+    worst_label = label_of_pf.get(worst, f"pandapower bus row {worst}")
+    if status is ACCheckStatus.NOT_CONVERGED:
+        message += f"; the OPF point's largest mismatch is {max_mismatch:.3g} MVA at {worst_label}"
+        element = worst_label
+    elif len(unchecked):
+        status = ACCheckStatus.FAILED
+        k = unchecked[0]
+        element = network.bus_label[k]
+        message = (
+            f"{element} (and {len(unchecked) - 1} more bus(es)) carries "
+            f"{carried_mva[mapped[k]]:.4g} MVA in the OPF but no ext_grid or generator connects "
+            "it to a slack, so pandapower's power flow leaves it out: its balance is unchecked"
+        )
+    elif not max_mismatch <= tol.mismatch_mva:
+        status, element = ACCheckStatus.FAILED, worst_label
+        message = (
+            f"the OPF point's largest power mismatch in pandapower's equations is "
+            f"{max_mismatch:.3g} MVA at {worst_label} (tolerance {tol.mismatch_mva:g} MVA)"
+        )
+    elif not (vm_diff <= tol.vm_pu and va_diff <= tol.va_degree):
+        status = ACCheckStatus.FAILED
+        message = (
+            f"pandapower's power flow differs from the OPF voltages by {vm_diff:.3g} pu and "
+            f"{va_diff:.3g} degrees (tolerances {tol.vm_pu:g} pu, {tol.va_degree:g} degrees)"
+        )
+    if status is not ACCheckStatus.PASSED:
+        logger.warning("%s: AC check %s: %s", case.name, status.value, message)
     return ACCheck(
+        status=status,
         converged=converged,
-        max_mismatch_mva=float(mismatch[worst]),
-        max_mismatch_bus=label_of_pf.get(worst, f"pandapower bus row {worst}"),
+        max_mismatch_mva=max_mismatch,
+        max_mismatch_bus=worst_label,
         losses_mw=float(losses),
         opf_losses_mw=float(opf_losses),
         losses_diff_mw=float(losses - opf_losses),
@@ -307,4 +408,28 @@ def check_ac(loaded: LoadedNetwork, solution: OPFSolution) -> ACCheck:
         slack_q_diff_mvar=float(slack_q),
         iterations=iterations,
         message=message,
+        element=element,
+        notes=notes,
     )
+
+
+def _slack_diff(
+    loaded: LoadedNetwork, solution: OPFSolution, pf_pos: np.ndarray, s_gen_pf: np.ndarray,
+    s_gen: np.ndarray, net: pp.pandapowerNet,
+) -> tuple[float, float]:
+    """Slack-bus generation of the power flow minus the OPF's (MW, Mvar), largest |P| first."""
+    network = solution.network
+    case = network.case
+    slack_gens = set()
+    if "slack" in net.gen.columns:
+        slack_gens = {int(i) for i in net.gen.index[net.gen.slack.fillna(False).astype(bool)]}
+    slack_p, slack_q = 0.0, 0.0
+    for case_g in network.gen_case_index:
+        table, index = loaded.element_map.gen[int(case_g)]
+        if table != "ext_grid" and not (table == "gen" and index in slack_gens):
+            continue
+        k = pf_pos[case.gen_bus[case_g]]
+        diff = (s_gen_pf[k] - s_gen[k]) * network.base_mva
+        if abs(diff.real) >= abs(slack_p):
+            slack_p, slack_q = float(diff.real), float(diff.imag)
+    return slack_p, slack_q

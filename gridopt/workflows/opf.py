@@ -19,7 +19,7 @@ from gridopt.network.load import LoadedNetwork, load_network
 from gridopt.opf.ac import ACOptions, solve_ac_opf
 from gridopt.opf.dc import DCOptions, solve_dc_opf
 from gridopt.opf.result import Formulation, Objective, OPFSolution
-from gridopt.validate.acpf import ACCheck, check_ac
+from gridopt.validate.acpf import ACCheck, CheckTolerances, check_ac
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,10 @@ class OPFRunOptions:
     objective
         Generation cost ($/h) or total branch losses (MW; AC only).
     ac_check
-        Check an optimal AC result with an independent pandapower power flow.
+        Check an optimal AC result with an independent pandapower power flow. The check never
+        discards the solution: its outcome is ``OPFRun.check.status``.
+    check_tolerances
+        What the AC check accepts as agreement (mismatch, voltage magnitude and angle).
     ac, dc
         Solver options of each formulation.
     """
@@ -43,13 +46,18 @@ class OPFRunOptions:
     formulation: Formulation = Formulation.AC
     objective: Objective = Objective.COST
     ac_check: bool = True
+    check_tolerances: CheckTolerances = field(default_factory=CheckTolerances)
     ac: ACOptions = field(default_factory=ACOptions)
     dc: DCOptions = field(default_factory=DCOptions)
 
 
 @dataclass(frozen=True, eq=False)
 class OPFRun:
-    """A solved OPF with its power-flow check and timings (seconds by stage)."""
+    """A solved OPF with its power-flow check and timings (seconds by stage).
+
+    ``check`` is None when no check ran (``--no-check``, a DC formulation, or a solution that
+    is not optimal); otherwise its ``status`` says whether pandapower confirmed the solution.
+    """
 
     loaded: LoadedNetwork
     solution: OPFSolution
@@ -75,6 +83,7 @@ class OPFRun:
             "vmin_pu": float(np.min(sol.vm_pu)) if ok else None,
             "vmax_pu": float(np.max(sol.vm_pu)) if ok else None,
             "max_mismatch_mva": None,
+            "ac_check_status": None,
             "iterations": sol.report.iterations,
             "solve_seconds": sol.report.solve_seconds,
             "total_seconds": self.seconds.get("total", float("nan")),
@@ -90,6 +99,7 @@ class OPFRun:
                 out[key] = sol.extra[key]
         if self.check is not None:
             out["max_mismatch_mva"] = self.check.max_mismatch_mva
+            out["ac_check_status"] = self.check.status.value
             out["ac_check"] = self.check.to_dict()
         if net.notes:
             out["notes"] = list(net.notes)
@@ -115,6 +125,8 @@ def run_opf(
     OPFRun
         Solution (also when not optimal: see ``solution.status``), the power-flow check of an
         optimal AC solution, and seconds by stage (``load``, ``solve``, ``check``, ``total``).
+        A check that does not pass (``run.check.passed`` false) keeps the solution; its
+        ``status``, ``message`` and ``element`` say what went wrong.
 
     Raises
     ------
@@ -133,7 +145,7 @@ def run_opf(
     t2 = time.perf_counter()
     check = None
     if options.ac_check and options.formulation is Formulation.AC and solution.status.ok:
-        check = check_ac(loaded, solution)
+        check = check_ac(loaded, solution, options.check_tolerances)
     t3 = time.perf_counter()
     seconds = {"load": t1 - t0, "solve": t2 - t1, "check": t3 - t2, "total": t3 - t0}
     logger.info("OPF of %s: %s in %.3f s", loaded.name, solution.status.value, t2 - t1)
@@ -141,12 +153,18 @@ def run_opf(
 
 
 def write_opf_result(run: OPFRun, path: str | Path) -> Path:
-    """Write the solution Dataset (with the check's figures as attributes) atomically to NetCDF."""
+    """Write the solution Dataset (with the check's figures as attributes) atomically to NetCDF.
+
+    The check's figures become ``ac_check_<field>`` attributes (``ac_check_status`` is
+    ``passed``, ``failed``, ``not_converged`` or ``error``; NaN figures are left out).
+    """
     ds = run.solution.to_dataset()
     if run.check is not None:
         for key, value in run.check.to_dict().items():
             if isinstance(value, bool):
                 value = int(value)
+            elif isinstance(value, list):
+                value = "; ".join(str(v) for v in value)
             if isinstance(value, int | float | str):
                 ds.attrs[f"ac_check_{key}"] = value
     return write_netcdf(ds, path)

@@ -1,4 +1,5 @@
-"""``gridopt opf``: JSON contract, exit codes and messages for bad input and infeasibility."""
+"""``gridopt opf``: JSON contract, exit codes and messages for bad input, infeasibility and
+AC checks that do not pass."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import xarray as xr
 
 from gridopt.cli.main import main
 from tests.conftest import BASELINE, pglib_path
+from tests.validate.broken_cases import MATPOWER_VARIANTS, write_variant
 
 CASE14 = pglib_path("pglib_opf_case14_ieee")
 REQUIRED = {
@@ -113,3 +115,58 @@ def test_infeasible_case_exit_3(capsys, tmp_path: Path) -> None:
     assert data["status"] in ("infeasible", "not_converged")
     assert data["solver_message"]
     assert re.search(r"infeasib|converge|restoration", data["solver_message"], re.I)
+
+
+# --- networks built to break the AC check (tests/validate/broken_cases.py) -----------------
+
+
+@pytest.mark.parametrize("name", sorted(MATPOWER_VARIANTS))
+def test_broken_nets_keep_the_solution_and_pass_the_check(
+    capsys, tmp_path: Path, name: str
+) -> None:
+    code, data = _run_json(capsys, str(write_variant(name, tmp_path)))
+    assert code == 0, data.get("ac_check")
+    assert data["status"] == "optimal" and data["objective"] > 0
+    assert data["ac_check_status"] == "passed"
+    assert data["ac_check"]["status"] == "passed" and data["ac_check"]["message"] == ""
+
+
+def test_zero_impedance_branch_is_bad_input(capsys, tmp_path: Path) -> None:
+    code, data = _run_json(capsys, str(write_variant("zero_impedance_line", tmp_path)))
+    assert code == 2
+    assert data["status"] == "error" and data["error"] == "InputError"
+    assert "branch 6 (4-5) has zero impedance" in data["message"]
+
+
+def test_failed_check_exits_3_and_keeps_the_solution(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "x0.nc"
+    path = write_variant("zero_reactance_line", tmp_path)
+    # Ipopt's point satisfies pandapower's equations to ~1e-8 MVA, not to 1e-15.
+    code, data = _run_json(capsys, str(path), "--check-mismatch-mva", "1e-15", "--out", str(out))
+    assert code == 3
+    assert data["status"] == "optimal"
+    assert data["objective"] == pytest.approx(2179.3065, rel=1e-6)
+    check = data["ac_check"]
+    assert data["ac_check_status"] == check["status"] == "failed"
+    assert check["converged"] is True
+    assert check["element"].startswith("bus ")
+    assert "tolerance 1e-15 MVA" in check["message"]
+    assert data["out"] == str(out)
+    ds = xr.load_dataset(out)
+    assert ds.attrs["status"] == "optimal" and ds.attrs["ac_check_status"] == "failed"
+    assert "vm_pu" in ds
+
+
+def test_failed_check_in_the_human_summary(capsys, tmp_path: Path) -> None:
+    path = write_variant("zero_reactance_line", tmp_path)
+    assert main(["opf", str(path), "--check-mismatch-mva", "1e-15"]) == 3
+    captured = capsys.readouterr()
+    assert "AC check        FAILED" in captured.out
+    assert "AC check reason the OPF point's largest power mismatch" in captured.out
+    assert "gridopt: AC check failed:" in captured.err and "solution is kept" in captured.err
+
+
+def test_check_tolerance_must_be_positive(capsys) -> None:
+    code, data = _run_json(capsys, str(CASE14), "--check-mismatch-mva", "0")
+    assert code == 2
+    assert "--check-mismatch-mva" in data["message"]

@@ -13,7 +13,7 @@ from gridopt.opf.ac import ACOptions, solve_ac_opf
 from gridopt.opf.dc import solve_dc_opf
 from gridopt.opf.result import Formulation, Objective, OPFSolution
 from gridopt.solvers.status import SolverReport, SolveStatus
-from gridopt.validate.acpf import check_ac
+from gridopt.validate.acpf import ACCheckStatus, check_ac
 from tests.network.nets import switch_net, tap_shift_net
 
 MISMATCH_MVA = 1e-3
@@ -62,7 +62,7 @@ def solution_from_runpp(loaded: LoadedNetwork) -> OPFSolution:
 def test_power_flow_point_passes(spec: str) -> None:
     loaded = load_network(spec)
     check = check_ac(loaded, solution_from_runpp(loaded))
-    assert check.converged
+    assert check.passed and check.converged
     assert check.max_mismatch_mva < 1e-6
     assert abs(check.losses_diff_mw) < 1e-6
     assert check.max_vm_diff_pu < 1e-8
@@ -96,7 +96,7 @@ def test_ac_opf_results_pass(spec: str, options: ACOptions, objective: Objective
     solution = solve_ac_opf(loaded.network, objective, options)
     assert solution.status is SolveStatus.OPTIMAL
     check = check_ac(loaded, solution)
-    assert check.converged
+    assert check.status is ACCheckStatus.PASSED, check.message
     assert check.max_mismatch_mva < MISMATCH_MVA
     assert abs(check.losses_diff_mw) < LOSSES_MW
     assert abs(check.slack_p_diff_mw) < MISMATCH_MVA
@@ -130,6 +130,7 @@ def test_dc_solution_is_reported_not_rejected() -> None:
     check = check_ac(loaded, solve_dc_opf(loaded.network))
     assert check.converged
     assert check.max_mismatch_mva > 1.0  # the DC model ignores losses and reactive power
+    assert check.status is ACCheckStatus.FAILED and "mismatch" in check.message
     assert check.losses_mw > 1.0 and check.opf_losses_mw == 0.0
     payload = json.loads(json.dumps(check.to_dict()))
     assert payload["max_mismatch_mva"] == pytest.approx(check.max_mismatch_mva)
