@@ -235,12 +235,15 @@ def polars_pipeline(path: Path) -> dict:
 
     cell = (pl.col("m").cast(pl.Int64) * n_time + (pl.col("ns") - start) // step).alias("cell")
     clean = df.lazy().filter(pl.col("reason") == 0).select("row", "m", "c", "p", cell)
+    # A cell conflicts when its rows differ: min != max (or only some production empty).
     cells = clean.group_by("cell").agg(
-        pl.len().alias("k"), pl.col("c").n_unique().alias("nc"),
-        pl.col("p").n_unique().alias("np"), pl.col("m").first(), pl.col("c").first(),
-        pl.col("p").first()).collect()
-    conflict = cells.filter((pl.col("nc") > 1) | (pl.col("np") > 1))
-    cells = cells.filter((pl.col("nc") == 1) & (pl.col("np") == 1))
+        pl.len().alias("k"), pl.col("m").first(), pl.col("c").min().alias("c"),
+        (pl.col("c").max() != pl.col("c").min()).alias("dc"), pl.col("p").min().alias("p"),
+        ((pl.col("p").max() != pl.col("p").min())
+         | (pl.col("p").null_count().is_between(1, pl.len() - 1))).fill_null(False)
+        .alias("dp")).collect()
+    conflict = cells.filter(pl.col("dc") | pl.col("dp"))
+    cells = cells.filter(~pl.col("dc") & ~pl.col("dp"))
     limits = {}
     for col in ("c", "p"):
         q = (cells.lazy().filter(pl.col(col) > 0).group_by("m")

@@ -16,8 +16,9 @@ Row status codes written here (the Python layer owns the full list of quarantine
 ==  =========================
 """
 
-from libc.math cimport NAN, floor, isnan, log10, pow
-from libc.stdlib cimport free, malloc, qsort
+from libc.math cimport NAN, floor, isfinite, isnan, log10, pow
+from libc.stdlib cimport strtod
+from libc.stdlib cimport free, malloc
 
 import numpy as np
 
@@ -323,127 +324,210 @@ def diff_registers(
     return energy_arr, quality_arr, event_arr
 
 
-cdef int _cmp_i8(const void* a, const void* b) noexcept nogil:
-    cdef i8 x = (<const i8*> a)[0]
-    cdef i8 y = (<const i8*> b)[0]
-    return (x > y) - (x < y)
+cdef struct StepTable:
+    i8* keys
+    i8* counts
+    i8* used      # slots in use, to clear them per meter
+    Py_ssize_t capacity
+    Py_ssize_t n_used
+
+
+cdef int _table_init(StepTable* t, Py_ssize_t capacity) noexcept nogil:
+    cdef Py_ssize_t i
+    t.capacity = capacity
+    t.n_used = 0
+    t.keys = <i8*> malloc(capacity * sizeof(i8))
+    t.counts = <i8*> malloc(capacity * sizeof(i8))
+    t.used = <i8*> malloc(capacity * sizeof(i8))
+    if t.keys == NULL or t.counts == NULL or t.used == NULL:
+        return -1
+    for i in range(capacity):
+        t.keys[i] = 0
+        t.counts[i] = 0
+    return 0
+
+
+cdef void _table_free(StepTable* t) noexcept nogil:
+    free(t.keys)
+    free(t.counts)
+    free(t.used)
+
+
+cdef inline Py_ssize_t _slot(StepTable* t, i8 key) noexcept nogil:
+    """Slot of ``key`` (> 0), or of the empty slot where it goes (linear probing)."""
+    cdef Py_ssize_t mask = t.capacity - 1
+    cdef Py_ssize_t i = <Py_ssize_t> ((<unsigned long long> key * 11400714819323198485ULL)
+                                      >> 20) & mask
+    while t.counts[i] != 0 and t.keys[i] != key:
+        i = (i + 1) & mask
+    return i
+
+
+cdef int _table_add(StepTable* t, i8 key) noexcept nogil:
+    """Count one step ``key``; grows the table when half full. -1 on allocation failure."""
+    cdef Py_ssize_t i, j, old_cap
+    cdef i8* old_keys
+    cdef i8* old_counts
+    cdef i8* old_used
+    cdef Py_ssize_t old_n
+    if 2 * (t.n_used + 1) > t.capacity:
+        old_keys, old_counts, old_used = t.keys, t.counts, t.used
+        old_cap, old_n = t.capacity, t.n_used
+        if _table_init(t, 2 * old_cap) != 0:
+            return -1
+        for j in range(old_n):
+            i = _slot(t, old_keys[old_used[j]])
+            t.keys[i] = old_keys[old_used[j]]
+            t.counts[i] = old_counts[old_used[j]]
+            t.used[t.n_used] = i
+            t.n_used += 1
+        free(old_keys)
+        free(old_counts)
+        free(old_used)
+    i = _slot(t, key)
+    if t.counts[i] == 0:
+        t.keys[i] = key
+        t.used[t.n_used] = i
+        t.n_used += 1
+    t.counts[i] += 1
+    return 0
+
+
+cdef void _table_clear(StepTable* t) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(t.n_used):
+        t.counts[t.used[j]] = 0
+        t.keys[t.used[j]] = 0
+    t.n_used = 0
 
 
 def meter_intervals(
     const i4[::1] meter,
-    const i8[::1] instant_ns,
+    const i4[::1] rank,
+    const i8[::1] sorted_ns,
     Py_ssize_t n_meter,
 ):
     """Interval statistics of each meter from its own sorted, distinct instants.
 
-    ``meter[r]`` is the meter of row ``r`` (``-1``: row not used) and ``instant_ns[r]`` its UTC
-    instant in nanoseconds. The rows may be in any order: each meter's instants are gathered
-    (counting sort by meter), sorted and de-duplicated, so the result does not depend on the
-    order of the file. The positive steps between consecutive distinct instants are counted;
-    the most common one is the *mode* (ties: the smaller step). The meter's *interval* is the
-    smallest step that divides the mode and occurs at least ``max(2, steps // 10)`` times, else
-    the mode: a 30-minute meter with every other reading missing has a mode of 60 minutes but
-    many 30-minute steps, while a few jittered timestamps (steps of seconds) are too rare to
-    count.
+    ``meter[r]`` is the meter of row ``r`` (``-1``: row not used) and ``rank[r]`` the position
+    of its instant in ``sorted_ns`` (the file's distinct instants, ascending). The rows may be
+    in any order: two counting sorts (by instant, then stably by meter) put each meter's
+    instants in time order in O(rows + instants + meters), so the result does not depend on
+    the order of the file. The positive steps between a meter's consecutive distinct instants
+    are counted in a hash table; the most common one is the *mode* (ties: the smaller step).
+    The meter's *interval* is the smallest step that divides the mode and occurs at least
+    ``max(2, steps // 10)`` times, else the mode: a 30-minute meter with every other reading
+    missing has a mode of 60 minutes but many 30-minute steps, while a few jittered
+    timestamps (steps of seconds) are too rare to count.
 
     Returns ``(instants, interval_ns, interval_support, steps, mode_ns)`` per meter: number of
     distinct instants, the interval (0 with fewer than two instants), how many steps equal it,
     how many steps there are (``instants - 1``) and the mode.
     """
     cdef Py_ssize_t n = meter.shape[0]
-    counts_arr = np.zeros(n_meter + 1, dtype=np.int64)
-    cdef i8[::1] start = counts_arr
+    cdef Py_ssize_t n_rank = sorted_ns.shape[0]
     instants_arr = np.zeros(n_meter, dtype=np.int64)
     step_arr = np.zeros(n_meter, dtype=np.int64)
     support_arr = np.zeros(n_meter, dtype=np.int64)
     steps_arr = np.zeros(n_meter, dtype=np.int64)
     mode_arr = np.zeros(n_meter, dtype=np.int64)
+    by_rank_start_arr = np.zeros(n_rank + 1, dtype=np.int64)
+    meter_start_arr = np.zeros(n_meter + 1, dtype=np.int64)
     cdef i8[::1] instants = instants_arr
     cdef i8[::1] step = step_arr
     cdef i8[::1] support = support_arr
     cdef i8[::1] steps = steps_arr
     cdef i8[::1] mode = mode_arr
-    cdef Py_ssize_t r, m, k, lo, hi, u, j, run, best_run, need
-    cdef i8 total = 0, best, value
-    cdef i8* buf
+    cdef i8[::1] rank_start = by_rank_start_arr
+    cdef i8[::1] meter_start = meter_start_arr
+    cdef Py_ssize_t r, m, k, j, q, used_rows = 0, need
+    cdef i4 prev
+    cdef i8 d, best, best_count, key, count, chosen, chosen_count
+    cdef i4* meter_by_rank
+    cdef i4* ranks
     cdef i8* fill
+    cdef StepTable table
+    cdef bint failed = 0
     for r in range(n):
-        m = meter[r]
-        if m >= 0:
-            start[m + 1] += 1
+        if meter[r] >= 0 and rank[r] >= 0:
+            rank_start[rank[r] + 1] += 1
+            meter_start[meter[r] + 1] += 1
+            used_rows += 1
+    for k in range(n_rank):
+        rank_start[k + 1] += rank_start[k]
     for m in range(n_meter):
-        start[m + 1] += start[m]
-    total = start[n_meter]
-    buf = <i8*> malloc((total + 1) * sizeof(i8))
-    fill = <i8*> malloc((n_meter + 1) * sizeof(i8))
-    if buf == NULL or fill == NULL:
-        free(buf)
+        meter_start[m + 1] += meter_start[m]
+    meter_by_rank = <i4*> malloc((used_rows + 1) * sizeof(i4))
+    ranks = <i4*> malloc((used_rows + 1) * sizeof(i4))
+    fill = <i8*> malloc((max(n_rank, n_meter) + 1) * sizeof(i8))
+    if meter_by_rank == NULL or ranks == NULL or fill == NULL or \
+            _table_init(&table, 1024) != 0:
+        free(meter_by_rank)
+        free(ranks)
         free(fill)
         raise MemoryError()
     try:
         with nogil:
-            for m in range(n_meter):
-                fill[m] = start[m]
+            # counting sort 1: the meter of every row, grouped by instant (ascending)
+            for k in range(n_rank):
+                fill[k] = rank_start[k]
             for r in range(n):
-                m = meter[r]
-                if m >= 0:
-                    buf[fill[m]] = instant_ns[r]
+                if meter[r] >= 0 and rank[r] >= 0:
+                    meter_by_rank[fill[rank[r]]] = meter[r]
+                    fill[rank[r]] += 1
+            # counting sort 2 (stable): instants grouped by meter, ascending within a meter
+            for m in range(n_meter):
+                fill[m] = meter_start[m]
+            for k in range(n_rank):
+                for q in range(rank_start[k], rank_start[k + 1]):
+                    m = meter_by_rank[q]
+                    ranks[fill[m]] = <i4> k
                     fill[m] += 1
             for m in range(n_meter):
-                lo = start[m]
-                hi = start[m + 1]
-                if hi - lo == 0:
-                    continue
-                qsort(&buf[lo], hi - lo, sizeof(i8), _cmp_i8)
-                # distinct instants, in place
-                u = lo
-                for j in range(lo + 1, hi):
-                    if buf[j] != buf[u]:
-                        u += 1
-                        buf[u] = buf[j]
-                k = u - lo + 1
+                k = 0
+                prev = -1
+                for q in range(meter_start[m], meter_start[m + 1]):
+                    if ranks[q] == prev:
+                        continue
+                    if prev >= 0:
+                        d = sorted_ns[ranks[q]] - sorted_ns[prev]
+                        if _table_add(&table, d) != 0:
+                            failed = 1
+                            break
+                    prev = ranks[q]
+                    k += 1
                 instants[m] = k
                 if k < 2:
+                    _table_clear(&table)
                     continue
-                # steps between consecutive distinct instants, in place (k - 1 of them)
-                for j in range(lo, lo + k - 1):
-                    buf[j] = buf[j + 1] - buf[j]
-                qsort(&buf[lo], k - 1, sizeof(i8), _cmp_i8)
-                best = buf[lo]
-                best_run = 0
-                run = 0
-                value = buf[lo]
-                for j in range(lo, lo + k - 1):
-                    if buf[j] == value:
-                        run += 1
-                    else:
-                        value = buf[j]
-                        run = 1
-                    if run > best_run:
-                        best_run = run
-                        best = value
-                mode[m] = best
-                step[m] = best
-                support[m] = best_run
-                steps[m] = k - 1
-                # the smallest well-supported step that divides the mode (runs ascending)
+                best = 0
+                best_count = 0
+                for j in range(table.n_used):
+                    key = table.keys[table.used[j]]
+                    count = table.counts[table.used[j]]
+                    if count > best_count or (count == best_count and key < best):
+                        best, best_count = key, count
                 need = (k - 1) // 10
                 if need < 2:
                     need = 2
-                j = lo
-                while j < lo + k - 1 and buf[j] < best:
-                    value = buf[j]
-                    run = 0
-                    while j < lo + k - 1 and buf[j] == value:
-                        run += 1
-                        j += 1
-                    if run >= need and value > 0 and best % value == 0:
-                        step[m] = value
-                        support[m] = run
-                        break
+                chosen, chosen_count = best, best_count
+                for j in range(table.n_used):
+                    key = table.keys[table.used[j]]
+                    count = table.counts[table.used[j]]
+                    if key < chosen and count >= need and key > 0 and best % key == 0:
+                        chosen, chosen_count = key, count
+                mode[m] = best
+                step[m] = chosen
+                support[m] = chosen_count
+                steps[m] = k - 1
+                _table_clear(&table)
     finally:
-        free(buf)
+        free(meter_by_rank)
+        free(ranks)
         free(fill)
+        _table_free(&table)
+    if failed:
+        raise MemoryError()
     return instants_arr, step_arr, support_arr, steps_arr, mode_arr
 
 
@@ -486,3 +570,78 @@ def aggregate_blocks(
                 if ok == ratio:
                     coarse[m, t] = acc
     return coarse_arr, present_arr
+
+
+cdef inline bint _space(u1 c) noexcept nogil:
+    return c == 32 or (c >= 9 and c <= 13)
+
+
+cdef inline bint _digit(u1 c) noexcept nogil:
+    return c >= 48 and c <= 57
+
+
+def parse_decimals(const u1[::1] data, const i8[::1] offsets, const u1[::1] null):
+    """Parse text cells as decimal numbers, row by row, never failing on a bad cell.
+
+    Cell ``r`` is ``data[offsets[r]:offsets[r + 1]]`` (an Arrow string array's buffers). A cell
+    is a number when it matches ``\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*`` and its value
+    is finite; it is converted by ``strtod`` (correctly rounded, as Arrow's own cast). Null
+    cells (``null[r]``) give NaN and are not bad. Returns ``(values, bad)``: float64 with NaN
+    where there is no number, and uint8 ``1`` where the text is not a finite number.
+    """
+    cdef Py_ssize_t n = offsets.shape[0] - 1
+    values_arr = np.empty(n, dtype=np.float64)
+    bad_arr = np.zeros(n, dtype=np.uint8)
+    cdef f8[::1] values = values_arr
+    cdef u1[::1] bad = bad_arr
+    cdef Py_ssize_t r, i, end, lo, hi, k
+    cdef bint ok, digits
+    cdef char buf[320]
+    cdef f8 v
+    with nogil:
+        for r in range(n):
+            if null[r]:
+                values[r] = NAN
+                continue
+            i = offsets[r]
+            end = offsets[r + 1]
+            while i < end and _space(data[i]):
+                i += 1
+            while end > i and _space(data[end - 1]):
+                end -= 1
+            lo = i
+            hi = end
+            if i < end and (data[i] == 43 or data[i] == 45):  # + -
+                i += 1
+            digits = 0
+            while i < end and _digit(data[i]):
+                i += 1
+                digits = 1
+            if i < end and data[i] == 46:  # .
+                i += 1
+                while i < end and _digit(data[i]):
+                    i += 1
+                    digits = 1
+            ok = digits
+            if ok and i < end and (data[i] == 101 or data[i] == 69):  # e E
+                i += 1
+                if i < end and (data[i] == 43 or data[i] == 45):
+                    i += 1
+                ok = i < end and _digit(data[i])
+                while i < end and _digit(data[i]):
+                    i += 1
+            ok = ok and i == end and hi - lo < 319
+            if not ok:
+                values[r] = NAN
+                bad[r] = 1
+                continue
+            for k in range(hi - lo):
+                buf[k] = <char> data[lo + k]
+            buf[hi - lo] = 0
+            v = strtod(buf, NULL)
+            if not isfinite(v):
+                values[r] = NAN
+                bad[r] = 1
+            else:
+                values[r] = v
+    return values_arr, bad_arr

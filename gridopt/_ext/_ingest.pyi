@@ -36,9 +36,13 @@ def diff_registers(
     register: NDArray[np.float64], modulus: float, rollover_fraction: float
 ) -> tuple[NDArray[np.float64], NDArray[np.int8], NDArray[np.int8]]: ...
 def meter_intervals(
-    meter: NDArray[np.int32], instant_ns: NDArray[np.int64], n_meter: int
+    meter: NDArray[np.int32], rank: NDArray[np.int32], sorted_ns: NDArray[np.int64],
+    n_meter: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
            NDArray[np.int64]]: ...
 def aggregate_blocks(
     fine: NDArray[np.float64], offset: int, ratio: int, n_coarse: int
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]: ...
+def parse_decimals(
+    data: NDArray[np.uint8], offsets: NDArray[np.int64], null: NDArray[np.uint8]
+) -> tuple[NDArray[np.float64], NDArray[np.uint8]]: ...

@@ -139,9 +139,20 @@ def meter_intervals(meter: NDArray[np.int32], instant_ns: NDArray[np.int64],
     n_meter
         Number of meters.
     """
+    used = meter >= 0
+    sorted_ns, inverse = np.unique(instant_ns[used], return_inverse=True)
+    rank = np.full(meter.size, -1, dtype=np.int32)
+    rank[used] = inverse
+    return meter_intervals_ranked(np.where(used, meter, -1).astype(np.int32), rank, sorted_ns,
+                                  n_meter)
+
+
+def meter_intervals_ranked(meter: NDArray[np.int32], rank: NDArray[np.int32],
+                           sorted_ns: NDArray[np.int64], n_meter: int) -> MeterIntervals:
+    """:func:`meter_intervals` for rows given as ranks into the distinct sorted instants."""
     instants, interval, support, steps, _mode = _ingest.meter_intervals(
-        np.ascontiguousarray(meter, dtype=np.int32),
-        np.ascontiguousarray(instant_ns, dtype=np.int64), n_meter)
+        np.ascontiguousarray(meter, dtype=np.int32), np.ascontiguousarray(rank, dtype=np.int32),
+        np.ascontiguousarray(sorted_ns, dtype=np.int64), n_meter)
     return MeterIntervals(instants=instants, interval_ns=interval, support=support, steps=steps)
 
 

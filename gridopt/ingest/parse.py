@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from gridopt._ext import _ingest
 from gridopt.errors import InputError
 from gridopt.ingest.model import Reason
 
@@ -264,21 +265,35 @@ class Values:
     reason: NDArray[np.int8]
 
 
+def _parse_text(arr: pa.Array, null: NDArray[np.bool_]
+                ) -> tuple[NDArray[np.float64], NDArray[np.uint8]]:
+    """Numbers of a string array through the Cython kernel, straight from its buffers."""
+    _validity, offsets_buf, data_buf = arr.buffers()
+    width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width)[arr.offset:arr.offset + len(arr) + 1]
+    data = (np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None
+            else np.zeros(0, dtype=np.uint8))
+    return _ingest.parse_decimals(data, offsets.astype(np.int64), null.view(np.uint8))
+
+
 def parse_values(column: pa.ChunkedArray, required: bool) -> Values:
     """Parse a value column; empty cells are ``missing_value`` when ``required`` (else NaN),
-    text that is not a finite number is ``non_numeric``, negative numbers are ``negative``."""
+    text that is not a finite number is ``non_numeric``, negative numbers are ``negative``.
+
+    Text is a number when it matches ``_NUMBER_RE`` (blanks around it allowed) and is finite:
+
+    >>> v = parse_values(pa.chunked_array([["1.5", " 2 ", "n/a", None, "-1", "1e400"]]), True)
+    >>> v.kwh.tolist()[:3], v.reason.tolist()
+    ([1.5, 2.0, nan], [0, 0, 16, 15, 17, 16])
+    """
     arr = column.combine_chunks()
     n = len(arr)
     null = ~arr.is_valid().to_numpy(zero_copy_only=False)
     bad = np.zeros(n, dtype=bool)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        try:
-            numbers = pc.cast(arr, pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            ok = pc.match_substring_regex(arr, _NUMBER_RE)
-            good = pc.fill_null(ok, False)
-            bad = ~good.to_numpy(zero_copy_only=False) & ~null
-            numbers = pc.cast(pc.utf8_trim_whitespace(pc.if_else(good, arr, None)), pa.float64())
+        kwh, bad_u8 = _parse_text(arr, null)
+        bad = bad_u8.view(bool)
+        numbers = None
     elif pa.types.is_null(arr.type):
         numbers = pa.nulls(n, pa.float64())
     else:
@@ -286,8 +301,9 @@ def parse_values(column: pa.ChunkedArray, required: bool) -> Values:
             numbers = pc.cast(arr, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise InputError(f"value column has type {arr.type}; expected numbers") from exc
-    kwh = numbers.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    kwh = np.where(null | bad, np.nan, kwh)
+    if numbers is not None:
+        kwh = numbers.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        kwh = np.where(null | bad, np.nan, kwh)
     nonfinite = ~np.isfinite(kwh) & ~null & ~bad
     bad |= nonfinite
     kwh[nonfinite] = np.nan

@@ -42,7 +42,7 @@ from gridopt.ingest.interval import (
     Conversion,
     freq_string,
     interval_counts,
-    meter_intervals,
+    meter_intervals_ranked,
     parse_freq,
     plan_intervals,
 )
@@ -167,7 +167,13 @@ def ingest_table(
         _refuse_all(table, source, status, row_meter, names, budget)
     instant_ns = np.full(n, NAT, dtype=np.int64)
     instant_ns[timed] = times.utc_ns[times.codes[timed]]
-    stats = meter_intervals(np.where(timed, row_meter, -1), instant_ns, n_meter)
+    # Ranks of the instants from the dictionary of distinct timestamps (a few thousand), not
+    # from the rows (millions).
+    distinct_ns = np.unique(times.utc_ns[times.utc_ns != NAT])
+    code_rank = np.searchsorted(distinct_ns, times.utc_ns).astype(np.int32)
+    row_rank = np.where(timed, code_rank[np.where(timed, times.codes, 0)], -1).astype(np.int32)
+    stats = meter_intervals_ranked(np.where(timed, row_meter, -1).astype(np.int32), row_rank,
+                                   distinct_ns, n_meter)
     freq_ns = None if freq is None else int(parse_freq(freq).value)
     plan = plan_intervals(stats, names, freq_ns, source, cumulative)
     step_ns = plan.step_ns

@@ -42,8 +42,9 @@ def test_kernel_finds_each_meters_interval_in_any_order() -> None:
     instants = np.array(sparse + jitter + hourly, dtype=np.int64)
     meter = np.repeat(np.arange(3, dtype=np.int32), [len(sparse), len(jitter), len(hourly)])
     order = rng.permutation(instants.size)
-    n, interval, support, steps, mode = _ingest.meter_intervals(meter[order], instants[order],
-                                                                3)
+    distinct, rank = np.unique(instants[order], return_inverse=True)
+    n, interval, support, steps, mode = _ingest.meter_intervals(
+        meter[order], rank.astype(np.int32), distinct, 3)
     np.testing.assert_array_equal(n, [10, 101, 100])
     np.testing.assert_array_equal(interval, [30, 30, 60])
     np.testing.assert_array_equal(mode, [60, 30, 60])
@@ -166,3 +167,32 @@ def test_mixed_files_conserve_energy_in_any_order(fine: int, factor: int, n_fine
         else:
             assert np.isnan(f[cell])
     assert a.report.cells_partial == sum(1 for v in by_cell.values() if len(v) < factor)
+
+
+def _reference_interval(instants: list[int]) -> tuple[int, int, int, int]:
+    """The rule of the kernel written plainly: (instants, interval, support, mode)."""
+    distinct = sorted(set(instants))
+    steps = np.diff(distinct)
+    if steps.size == 0:
+        return len(distinct), 0, 0, 0
+    values, counts = np.unique(steps, return_counts=True)
+    mode = int(values[np.argmax(counts)])  # np.unique is ascending: ties go to the smaller
+    need = max(2, steps.size // 10)
+    divisors = [(int(v), int(c)) for v, c in zip(values, counts, strict=True)
+                if v < mode and mode % v == 0 and c >= need]
+    interval, support = divisors[0] if divisors else (mode, int(counts.max()))
+    return len(distinct), interval, support, mode
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 60).map(lambda k: 5 * k)),
+                     max_size=300), seed=st.integers(0, 1000))
+def test_kernel_matches_the_rule_written_plainly(data: list[tuple[int, int]], seed: int) -> None:
+    meter = np.array([m for m, _ in data], dtype=np.int32)
+    instants = np.array([t for _, t in data], dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(data))
+    distinct, rank = np.unique(instants, return_inverse=True)
+    got = _ingest.meter_intervals(meter[order], rank.astype(np.int32)[order], distinct, 5)
+    for m in range(5):
+        n, interval, support, mode = _reference_interval([t for k, t in data if k == m])
+        assert (got[0][m], got[1][m], got[2][m], got[4][m]) == (n, interval, support, mode)

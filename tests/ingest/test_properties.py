@@ -211,3 +211,37 @@ def test_cumulative_file_round_trip(values: list[float], gap_start: int, gap_len
         expect[i - 1] = np.nan
         expect[i] = np.nan
     np.testing.assert_allclose(got, expect, atol=1e-6)
+
+
+number_text = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(min_value=-1e6, max_value=1e6).map(lambda x: f"{x:.6f}"),
+    st.integers(-10**20, 10**20).map(str),
+    st.from_regex(r"\s{0,2}[+-]?(\d{0,4}\.?\d{0,4})([eE][+-]?\d{1,3})?\s{0,2}", fullmatch=True),
+    st.text(alphabet="0123456789.eE+- abcnfiNA,", max_size=8),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.one_of(st.none(), number_text), max_size=40))
+def test_value_parser_agrees_with_the_documented_rule(cells: list[str | None]) -> None:
+    """The Cython parser against Python: a number matches the regex and float() is finite."""
+    import math
+    import re
+
+    import pyarrow as pa
+
+    from gridopt.ingest.parse import _NUMBER_RE, parse_values
+
+    got = parse_values(pa.chunked_array([pa.array(cells, pa.string())]), required=True)
+    pattern = re.compile(_NUMBER_RE, re.ASCII)  # blanks are ASCII whitespace
+    for text, value, reason in zip(cells, got.kwh, got.reason, strict=True):
+        if text is None:
+            assert math.isnan(value) and reason == 15
+            continue
+        number = float(text) if pattern.match(text) else math.nan
+        if not math.isfinite(number):
+            assert math.isnan(value) and reason == 16, text
+        else:
+            assert value == number, text
+            assert reason == (17 if number < 0 else 0), text
