@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench bench-all clean
+.PHONY: install demo test test-all wheel-check lint bench bench-all clean
 
 install: $(STAMP)
 
@@ -24,6 +24,12 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest -q
+
+# What `pip install .` gives a user: build the wheel from a copy of the source, install it into a
+# fresh venv that cannot see this checkout, run `gridopt opf` and `gridopt demo` from elsewhere
+# (tests/packaging, also part of `make test`).
+wheel-check: install
+	$(BIN)/python -m pytest tests/packaging -q
 
 lint: install
 	$(BIN)/ruff check gridopt tests benchmarks
