@@ -142,13 +142,14 @@ def test_unknown_name_lists_the_shipped_samples(installed: Installed) -> None:
 
 
 def test_demo_runs_outside_the_checkout(installed: Installed) -> None:
-    out = installed.workdir / "demo-runs"
-    proc = installed.run("gridopt", "demo", "--json", "--out-dir", str(out))
+    proc = installed.run("gridopt", "demo", "--json")
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = json.loads(proc.stdout)
     assert summary["status"] == "ok"
     assert summary["ac_checked"] is True and summary["violations_optimised"] == 0
     assert summary["readings"]["meters"] == 17
     assert summary["losses_optimised_mwh"] < summary["losses_baseline_mwh"]
-    run_dir = out / summary["run_id"]
+    run_dir = installed.workdir / "runs" / summary["run_id"]  # ./runs of the working directory
     assert (run_dir / "summary.json").is_file() and (run_dir / "dispatch.nc").is_file()
+    written = [p for p in installed.venv.rglob("runs") if p.is_dir()]
+    assert not written, f"the demo wrote into the installed package: {written}"
