@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench bench-all clean
+.PHONY: install demo test test-all wheel-check lint bench bench-all clean
 
 install: $(STAMP)
 
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard ext/*.pyx ext/*.pxd)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "setuptools>=68" wheel "Cython>=3.0,<4" "numpy>=1.26,<3"
+	$(BIN)/python -m pip install --quiet "setuptools>=77" wheel "Cython>=3.0,<4" "numpy>=1.26,<3"
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test]"
 	touch $(STAMP)
 
@@ -24,6 +24,12 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest -q
+
+# What `pip install .` gives a user: build the wheel from a copy of the source, install it into a
+# fresh venv that cannot see this checkout, run `gridopt opf` and `gridopt demo` from elsewhere
+# (tests/packaging, also part of `make test`).
+wheel-check: install
+	$(BIN)/python -m pytest tests/packaging -q
 
 lint: install
 	$(BIN)/ruff check gridopt tests benchmarks

@@ -1,4 +1,4 @@
-"""One exception hierarchy for gridopt.
+"""One exception hierarchy for gridopt, and its warning.
 
 Every message says what is wrong, where (file, row, meter, element) and how to fix it.
 The CLI maps the classes to exit codes (see README, "Exit codes"):
@@ -11,9 +11,20 @@ exception           exit code
 ``SolverError``     3
 other errors        1
 ==================  =========
+
+:class:`GridoptWarning` (through :func:`warn`) marks an assumption gridopt made in place of
+missing input, which changes the result and which the user can remove by completing the input
+(voltage limits, load models, weather). It is logged and issued with :func:`warnings.warn`,
+so library users can filter it or make it an error
+(``warnings.simplefilter("error", GridoptWarning)``; the test suite does). Conditions that the
+result already reports (an AC check that did not converge, a dispatch that did not settle) are
+only logged.
 """
 
 from __future__ import annotations
+
+import logging
+import warnings
 
 
 class GridoptError(Exception):
@@ -55,4 +66,21 @@ class SolverError(GridoptError):
 
 
 class GridoptWarning(UserWarning):
-    """A condition the user should know about that does not stop the computation."""
+    """gridopt assumed something in place of missing input; the computation goes on."""
+
+
+def warn(logger: logging.Logger, message: str, *, stacklevel: int = 2) -> None:
+    """Log ``message`` at WARNING on ``logger`` and issue it as a :class:`GridoptWarning`.
+
+    The log line reaches the CLI's console and a run's ``run.log``; the warning lets library
+    users filter or escalate it. ``stacklevel`` counts from the caller of this function.
+
+    >>> import logging, warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn(logging.getLogger("gridopt.doc"), "net 'x': no voltage limits; using 0..2 pu")
+    >>> caught[0].category.__name__, str(caught[0].message)
+    ('GridoptWarning', "net 'x': no voltage limits; using 0..2 pu")
+    """
+    logger.warning(message)
+    warnings.warn(message, GridoptWarning, stacklevel=stacklevel + 1)

@@ -7,11 +7,12 @@ import json
 import logging
 import math
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gridopt.errors import GridoptError
+from gridopt.errors import GridoptError, GridoptWarning
 from gridopt.ingest.io import write_text
 from gridopt.ingest.model import QuarantineBudget
 
@@ -67,7 +68,13 @@ def emit_json(obj: dict[str, Any]) -> None:
 
 
 def configure_logging(verbosity: int, quiet_for_json: bool = False) -> None:
-    """Log to stderr; ``-v`` for INFO, ``-vv`` for DEBUG. With ``--json`` only warnings."""
+    """Log to stderr; ``-v`` for INFO, ``-vv`` for DEBUG. With ``--json`` only warnings.
+
+    A :class:`GridoptWarning` is logged where it is issued, so the CLI does not print it a second
+    time, unless ``-W`` or ``PYTHONWARNINGS`` says what to do with warnings.
+    """
+    if not sys.warnoptions:
+        warnings.simplefilter("ignore", GridoptWarning)
     level = logging.WARNING
     if verbosity == 1 and not quiet_for_json:
         level = logging.INFO

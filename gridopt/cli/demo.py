@@ -1,19 +1,20 @@
 """``gridopt demo``: the command behind ``make demo``: the whole planning job on the sample data.
 
-Runs ``data/jobs/demo.toml``: the 17 CityLearn sample homes (consumption and rooftop PV) mapped
-onto pandapower's ``case33bw`` feeder, a day-ahead forecast from six weeks of readings,
-reconfiguration, dispatch of a community battery and three curtailable PV inverters, an AC
-power flow of every period, and prints the summary as a table.
+Runs ``data/jobs/demo.toml`` (installed as ``gridopt/_data/jobs/demo.toml``): the 17 CityLearn
+sample homes (consumption and rooftop PV) mapped onto pandapower's ``case33bw`` feeder, a
+day-ahead forecast from six weeks of readings, reconfiguration, dispatch of a community battery
+and three curtailable PV inverters, an AC power flow of every period, and prints the summary as
+a table. It runs from any directory: the config names its inputs relative to itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from gridopt.cli import run as run_cli
+from gridopt.network.samples import demo_config
 
 
 def register(subparsers: Any) -> None:
@@ -34,13 +35,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=run)
-
-
-def demo_config() -> Path:
-    """Path of the demo job config: ``$GRIDOPT_DATA/jobs/demo.toml`` or the repository's."""
-    root = os.environ.get("GRIDOPT_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[2] / "data"
-    return base / "jobs" / "demo.toml"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from gridopt.errors import InputError
+from gridopt.errors import InputError, warn
 from gridopt.forecast import metrics as fm
 from gridopt.forecast.estimators import QuantileBoostingRegressor
 from gridopt.forecast.features import (
@@ -359,9 +359,11 @@ def predict(
     if weather_values is not None:
         horizon_weather = weather_values[origin_pos : origin_pos + options.horizon_steps]
         if np.isnan(horizon_weather).any():
-            logger.warning(
-                "weather covers only part of the horizon from %s; forecasts there use no weather",
-                _iso(origin_utc),
+            warn(
+                logger,
+                f"weather covers only part of the horizon from {_iso(origin_utc)}; forecasts "
+                "there use no weather (extend the weather file to the end of the horizon)",
+                stacklevel=2,
             )
     matrix = build_features(
         values,

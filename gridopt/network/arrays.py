@@ -43,6 +43,20 @@ class Network:
     Powers are per unit, costs are converted so that ``cost = c2 * p_pu**2 + c1 * p_pu + c0``
     in $/h. Branch ratings of 0 in the case (unlimited) are ``inf`` here; angle-difference
     limits of +-360 degrees or more are ``-inf``/``inf``.
+
+    Examples
+    --------
+    >>> from gridopt.network.matpower import read_matpower
+    >>> from gridopt.network.samples import sample_case_path
+    >>> net = build_network(read_matpower(sample_case_path("pglib_opf_case5_pjm")))
+    >>> net.n_bus, net.n_gen, net.n_branch, net.bus_label[net.ref_bus]
+    (5, 5, 6, 'bus 4')
+    >>> net.gen_bus                               # bus position of each generator
+    array([0, 0, 2, 3, 4])
+    >>> net.gen_incidence().sum(axis=1).A1        # generators per bus
+    array([2., 0., 1., 1., 1.])
+    >>> net.ybus().shape
+    (5, 5)
     """
 
     case: CaseData

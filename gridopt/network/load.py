@@ -4,7 +4,7 @@ Sources (the ``spec`` of :func:`load_network`):
 
 * a pandapower built-in name: any function of :mod:`pandapower.networks` that returns a net
   (``case118``, ``case33bw``, ``case1354pegase``, ``mv_oberrhein``, ...);
-* a PGLib sample shipped in the repository's ``data/pglib`` (``pglib_opf_case14_ieee``);
+* a PGLib sample shipped with gridopt in ``data/pglib`` (``pglib_opf_case14_ieee``);
 * a path to a MATPOWER/PGLib ``.m`` file or a pandapower ``.json`` file;
 * ``simbench:<code>`` (needs the optional ``simbench`` package);
 * a ``pandapowerNet`` object (deep-copied; the caller's net is never touched).
@@ -34,7 +34,7 @@ from gridopt.network.pandapower_io import (
     case_from_pandapower,
     pandapower_from_case,
 )
-from gridopt.network.samples import data_dir, sample_case_path
+from gridopt.network.samples import sample_case_names, sample_case_path
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def pandapower_network_names() -> tuple[str, ...]:
 
 def _sample_names() -> list[str]:
     try:
-        return sorted(p.stem for p in (data_dir() / "pglib").glob("*.m"))
+        return sample_case_names()
     except InputError:
         return []
 

@@ -28,7 +28,7 @@ from pandapower.auxiliary import pandapowerNet
 from pandapower.converter.pypower.to_ppc import to_ppc
 from scipy.sparse.csgraph import breadth_first_order
 
-from gridopt.errors import InputError
+from gridopt.errors import InputError, warn
 from gridopt.network.case import ISOLATED, REF, CaseData, FloatArray, IntArray
 
 logger = logging.getLogger(__name__)
@@ -203,20 +203,23 @@ def _prepare_opf_columns(net: pandapowerNet, name: str) -> None:
         net.bus[col] = np.nan
     n_nan = int(net.bus[["min_vm_pu", "max_vm_pu"]].isna().any(axis=1).sum())
     if n_nan:
-        logger.warning(
-            "network %r: %d buses have no voltage limits (bus.min_vm_pu / max_vm_pu); using "
-            "pandapower's OPF defaults %.1f..%.1f pu for them",
-            name, n_nan, _DEFAULT_VMIN_PU, _DEFAULT_VMAX_PU,
+        warn(
+            logger,
+            f"network {name!r}: {n_nan} buses have no voltage limits (bus.min_vm_pu / "
+            f"max_vm_pu); using pandapower's OPF defaults {_DEFAULT_VMIN_PU:.1f}.."
+            f"{_DEFAULT_VMAX_PU:.1f} pu for them (set the columns to keep voltages in range)",
+            stacklevel=3,
         )
     if "const_z_p_percent" in net.load and len(net.load):
         vdep = net.load[
             [c for c in net.load.columns if c.startswith(("const_z_", "const_i_"))]
         ].fillna(0.0).to_numpy()
         if np.any(vdep != 0):
-            logger.warning(
-                "network %r: some loads are voltage dependent (const_z/const_i percent); gridopt "
-                "treats every load as constant power, as pandapower's OPF does",
-                name,
+            warn(
+                logger,
+                f"network {name!r}: some loads are voltage dependent (const_z/const_i percent); "
+                "gridopt treats every load as constant power, as pandapower's OPF does",
+                stacklevel=3,
             )
 
 

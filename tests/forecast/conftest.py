@@ -15,7 +15,8 @@ METERS = REPO / "data" / "meters"
 HOMES_CSV = METERS / "citylearn_homes_12w.csv"
 WEATHER_CSV = METERS / "citylearn_weather_12w.csv"
 MAPPING_CSV = METERS / "case33bw_mapping.csv"
-SHARED_VIC = Path("/work/shared/data/meters/vic_electricity/vic_electricity.csv")
+# The project's shared folder sits beside the checkout (and beside CI's clone).
+SHARED_VIC = REPO.parent / "shared" / "data" / "meters" / "vic_electricity" / "vic_electricity.csv"
 
 #: Sierra Crest, Fontana, California (the CityLearn 2022 homes).
 LATITUDE_DEG = 34.09

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
+import nbclient
+import nbformat
 
 from tests.conftest import REPO
 
@@ -10,9 +11,6 @@ NOTEBOOK = REPO / "docs" / "notebooks" / "walkthrough.ipynb"
 
 
 def test_walkthrough_notebook_executes() -> None:
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     for cell in nb.cells:  # run from a clean state, not from the stored outputs
         if cell.cell_type == "code":

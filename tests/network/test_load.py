@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandapower as pp
 import pandapower.networks as pn
 import pytest
 
-from gridopt.errors import InputError
+from gridopt.errors import GridoptWarning, InputError
 from gridopt.network.load import LoadedNetwork, SourceKind, load_network
 from gridopt.network.samples import sample_case_path
 
@@ -93,18 +94,32 @@ def test_unknown_file_type(tmp_path: Path) -> None:
         load_network(path)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simbench") is not None,
-                    reason="simbench is installed")
-def test_simbench_without_package_says_how_to_install() -> None:
+def test_simbench_without_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "simbench", None)  # what `import simbench` meets when absent
     with pytest.raises(InputError, match="pip install simbench"):
         load_network("simbench:1-LV-rural1--0-sw")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("simbench") is None,
-                    reason="optional simbench package not installed")
 def test_simbench_network() -> None:
     loaded = load_network("simbench:1-LV-rural1--0-sw")
     assert loaded.source_kind is SourceKind.SIMBENCH
     assert loaded.network.n_bus > 10
     with pytest.raises(InputError, match="SimBench has no network"):
         load_network("simbench:no-such-code")
+
+
+def test_missing_voltage_limits_are_a_gridopt_warning() -> None:
+    """The 0..2 pu default changes the OPF: users can filter it, or (as here) make it an error."""
+    net = pn.case30()
+    net.bus = net.bus.drop(columns=["min_vm_pu", "max_vm_pu"])
+    with pytest.warns(GridoptWarning, match=r"30 buses have no voltage limits"):
+        loaded = load_network(net)
+    np.testing.assert_array_equal(loaded.case.vmax_pu, 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridoptWarning)
+        with pytest.raises(GridoptWarning):
+            load_network(net)
+    complete = pn.case30()  # with its limits there is nothing to warn about
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GridoptWarning)
+        load_network(complete)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import pyomo.environ as pyo
 import pytest
@@ -13,6 +15,7 @@ from gridopt.solvers.highs import (
     HighsOptions,
     HighsSolver,
     MatrixProblem,
+    SolverCapabilities,
     solve_matrix_problem,
     solve_with_highs,
 )
@@ -88,17 +91,33 @@ def test_persistent_resolve_sees_mutable_parameter() -> None:
     assert reduced[m.p[0]] == pytest.approx(1.0 - 3.0)  # at its upper bound: c - dual
 
 
-def test_milp_solves_without_duals() -> None:
-    m = _transport_lp(5.0)
+def _unit_commitment_milp(demand: float) -> pyo.ConcreteModel:
+    """The transport LP with a start-up cost on the dear plant: its relaxation is fractional.
+
+    At demand 8 the cheap plant (capacity 6) leaves 2 for the dear one, which needs ``on = 1``
+    (cost 6 + 2 * 3 + 10 = 22); the LP relaxation would take ``on = 2 / 6`` (cost 15.33...).
+    """
+    m = _transport_lp(demand)
     m.on = pyo.Var(domain=pyo.Binary)
     m.link = pyo.Constraint(expr=m.p[1] <= 6 * m.on)
     m.cost.deactivate()
     m.cost2 = pyo.Objective(expr=1.0 * m.p[0] + 3.0 * m.p[1] + 10 * m.on)
+    return m
+
+
+def test_milp_keeps_integrality_and_reports_no_duals() -> None:
+    m = _unit_commitment_milp(8.0)
     out = solve_with_highs(m, load_duals=True)
     assert out.report.status is SolveStatus.OPTIMAL
-    assert pyo.value(m.on) == pytest.approx(0.0)
-    assert out.objective == pytest.approx(5.0)
-    assert out.duals is None
+    assert pyo.value(m.on) == pytest.approx(1.0)
+    assert out.objective == pytest.approx(22.0)
+    assert out.duals is None  # a MILP has no duals; asking for them is not an error
+    relaxed = _unit_commitment_milp(8.0)
+    relaxed.on.domain = pyo.UnitInterval
+    assert solve_with_highs(relaxed).objective == pytest.approx(12.0 + 10.0 / 3.0)
+    cheap = _unit_commitment_milp(5.0)  # the cheap plant alone suffices: no start-up
+    assert solve_with_highs(cheap).objective == pytest.approx(5.0)
+    assert pyo.value(cheap.on) == pytest.approx(0.0)
 
 
 def test_matrix_problem_matches_pyomo_path() -> None:
@@ -137,8 +156,45 @@ def test_matrix_problem_infeasible_and_bad_option() -> None:
         solve_matrix_problem(prob, HighsOptions(extra=(("no_such_option", 1),)))
 
 
-def test_capability_flags() -> None:
-    assert HIGHS_CAPABILITIES.supports_duals
-    assert HIGHS_CAPABILITIES.supports_quadratic
-    assert HIGHS_CAPABILITIES.persistent
+def _attempt(capability: str) -> bool:
+    """Use one capability through the adapter; True when HiGHS delivered it correctly."""
+    if capability == "supports_duals":
+        m = _transport_lp(10.0)
+        out = solve_with_highs(m, load_duals=True)
+        return out.duals is not None and out.duals[m.balance] == pytest.approx(3.0)
+    if capability == "supports_quadratic":
+        m = _transport_lp(10.0)
+        m.cost.deactivate()  # quadratic costs equalise the marginal costs: 2 p0 = 3 + 2 p1
+        m.qcost = pyo.Objective(expr=m.p[0] ** 2 + 3.0 * m.p[1] + m.p[1] ** 2)
+        out = solve_with_highs(m)
+        return out.report.status.ok and pyo.value(m.p[0]) == pytest.approx(5.75, abs=1e-6)
+    if capability == "supports_integer":
+        m = _unit_commitment_milp(8.0)
+        out = solve_with_highs(m)
+        return out.report.status.ok and pyo.value(m.on) == pytest.approx(1.0, abs=1e-9)
+    if capability == "persistent":
+        m = _transport_lp(4.0)
+        solver = HighsSolver(structure_fixed=True)
+        solver.load(m)
+        first = solver.solve(m).objective
+        m.demand = 9.0  # changed in place: the loaded instance must see it without a reload
+        return first == pytest.approx(4.0) and solver.solve(m).objective == pytest.approx(15.0)
+    raise AssertionError(f"no attempt written for capability {capability!r}")
+
+
+@pytest.mark.parametrize("capability", [f.name for f in fields(SolverCapabilities)])
+def test_capability_flag_matches_what_highs_does(capability: str) -> None:
+    """Each advertised flag is checked by using the capability (a new flag needs an attempt)."""
     assert HighsSolver.capabilities is HIGHS_CAPABILITIES
+    assert getattr(HIGHS_CAPABILITIES, capability) == _attempt(capability)
+
+
+def test_quadratic_with_integers_is_the_documented_limit() -> None:
+    """``supports_integer`` says the objective must then be linear: HiGHS has no MIQP."""
+    m = _unit_commitment_milp(8.0)
+    m.cost2.deactivate()
+    m.qcost = pyo.Objective(expr=m.p[0] ** 2 + 3.0 * m.p[1] + 10 * m.on)
+    out = solve_with_highs(m)
+    assert out.report.status is SolveStatus.ERROR
+    assert "MIQP" in out.report.message
+    assert out.objective is None

@@ -1,13 +1,12 @@
-"""SimBench MV grid with its line and bus-bus switches (skipped when simbench is absent)."""
+"""SimBench MV grid with its line and bus-bus switches (simbench is a test dependency)."""
 
 from __future__ import annotations
 
 import pytest
+import simbench as sb
 
 from gridopt.opf.switching import MilpOptions, ReconfigureOptions, reconfigure
 from tests.switching.conftest import assert_radial_and_connected
-
-sb = pytest.importorskip("simbench")
 
 
 @pytest.mark.slow

@@ -248,8 +248,8 @@ def reconfigure(
     Examples
     --------
     >>> import pandapower.networks as pn
-    >>> res = reconfigure(pn.case33bw())  # doctest: +SKIP
-    >>> res.open_lines, round(res.losses_kw_after, 2)  # doctest: +SKIP
+    >>> res = reconfigure(pn.case33bw())  # Baran & Wu feeder: the published 139.55 kW optimum
+    >>> res.open_lines, round(res.losses_kw_after, 2)
     ((6, 8, 13, 31, 36), 139.55)
     """
     options = options or ReconfigureOptions()

@@ -560,6 +560,17 @@ def is_radial(graph: SwitchingGraph, closed: BoolArray) -> bool:
         The switching graph.
     closed
         Boolean state of every edge (fixed edges must be True).
+
+    Examples
+    --------
+    >>> import numpy as np, pandapower.networks as pn
+    >>> graph = build_switching_graph(pn.case33bw())  # 33 buses, 32 lines + 5 tie lines
+    >>> graph.n_node, graph.n_edge, graph.n_tree_edges()
+    (33, 37, 32)
+    >>> is_radial(graph, graph.closed0)               # the ties open, as Baran & Wu give it
+    True
+    >>> is_radial(graph, np.ones(graph.n_edge, dtype=bool))
+    False
     """
     n = graph.n_node
     closed = np.asarray(closed, dtype=bool)
