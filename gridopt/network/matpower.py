@@ -14,18 +14,47 @@ import numpy as np
 
 from gridopt.errors import InputError
 from gridopt.network.case import CaseData, FloatArray
+from gridopt.network.ppc_index import (
+    ANGMAX,
+    ANGMIN,
+    BASE_KV,
+    BR_B,
+    BR_R,
+    BR_STATUS,
+    BR_X,
+    BS,
+    BUS_I,
+    BUS_TYPE,
+    COST,
+    F_BUS,
+    GEN_BUS,
+    GEN_STATUS,
+    GS,
+    MODEL,
+    NCOST,
+    PD,
+    PG,
+    PIECEWISE_LINEAR,
+    PMAX,
+    PMIN,
+    POLYNOMIAL,
+    QD,
+    QG,
+    QMAX,
+    QMIN,
+    RATE_A,
+    SHIFT,
+    T_BUS,
+    TAP,
+    VA,
+    VG,
+    VM,
+    VMAX,
+    VMIN,
+)
 
 _MATRIX_RE = re.compile(r"mpc\.(\w+)\s*=\s*\[(.*?)\]\s*;", re.DOTALL)
 _SCALAR_RE = re.compile(r"mpc\.baseMVA\s*=\s*([-+0-9.eE]+)\s*;")
-
-# Column positions (0-based) of the MATPOWER format, as in MATPOWER's idx_bus/idx_gen/idx_brch.
-BUS_I, BUS_TYPE, PD, QD, GS, BS, VM, VA, BASE_KV, VMAX, VMIN = 0, 1, 2, 3, 4, 5, 7, 8, 9, 11, 12
-GEN_BUS, PG, QG, QMAX, QMIN, VG, GEN_STATUS, PMAX, PMIN = 0, 1, 2, 3, 4, 5, 7, 8, 9
-F_BUS, T_BUS, BR_R, BR_X, BR_B, RATE_A, TAP, SHIFT, BR_STATUS, ANGMIN, ANGMAX = (
-    0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12,
-)
-MODEL, NCOST, COST = 0, 3, 4
-POLYNOMIAL, PIECEWISE_LINEAR = 2, 1
 
 _MIN_COLUMNS = {"bus": 13, "gen": 10, "branch": 11, "gencost": 4}
 

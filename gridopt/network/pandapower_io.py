@@ -29,6 +29,7 @@ from pandapower.converter.pypower.to_ppc import to_ppc
 from scipy.sparse.csgraph import breadth_first_order
 
 from gridopt.errors import InputError, warn
+from gridopt.network import ppc_index as ix
 from gridopt.network.case import ISOLATED, REF, CaseData, FloatArray, IntArray
 
 logger = logging.getLogger(__name__)
@@ -36,13 +37,6 @@ logger = logging.getLogger(__name__)
 #: A pandapower element: (table name, index in that table), e.g. ``("trafo", 2)``.
 ElementRef = tuple[str, int]
 
-# Column positions of pandapower's ppc (pandapower.pypower.idx_bus / idx_gen / idx_brch).
-_BUS_TYPE, _PD, _QD, _GS, _BS, _VM, _VA, _BASE_KV, _VMAX, _VMIN = 1, 2, 3, 4, 5, 7, 8, 9, 11, 12
-_GEN_BUS, _PG, _QG, _QMAX, _QMIN, _VG, _PMAX, _PMIN = 0, 1, 2, 3, 4, 5, 8, 9
-_F_BUS, _T_BUS, _BR_R, _BR_X, _BR_B, _RATE_A, _TAP, _SHIFT, _BR_STATUS, _ANGMIN, _ANGMAX = (
-    0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 12,
-)
-_MODEL, _NCOST, _COST = 0, 3, 4
 
 #: Generator-like elements of pandapower's OPF ppc, in the order ``_gen_order`` uses, and the
 #: table each lookup refers to.
@@ -328,11 +322,11 @@ def _costs(ppci: dict, n_gen: int, name: str) -> tuple[FloatArray, FloatArray, F
     gencost = np.asarray(ppci.get("gencost", np.zeros((0, 4))), dtype=float)
     for g in range(min(n_gen, len(gencost))):
         row = gencost[g]
-        if int(row[_MODEL]) != 2:
+        if int(row[ix.MODEL]) != 2:
             raise InputError(f"network {name!r}: generator row {g} has a non-polynomial cost; "
                              "gridopt supports polynomial costs of degree <= 2")
-        n = int(row[_NCOST])
-        coeffs = row[_COST : _COST + n]
+        n = int(row[ix.NCOST])
+        coeffs = row[ix.COST : ix.COST + n]
         if n > 3 and np.any(coeffs[: n - 3] != 0):
             raise InputError(f"network {name!r}: generator row {g} has a cost polynomial of "
                              f"degree {n - 1}; gridopt supports degree <= 2")
@@ -453,12 +447,12 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
     n_bus, n_gen, n_branch = len(bus), len(gen), len(branch)
     gen_refs = _gen_refs(work, n_gen)
     branch_refs, sides = _branch_refs(work, n_branch)
-    branch_from = np.real(branch[:, _F_BUS]).astype(np.int64)
-    branch_to = np.real(branch[:, _T_BUS]).astype(np.int64)
+    branch_from = np.real(branch[:, ix.F_BUS]).astype(np.int64)
+    branch_to = np.real(branch[:, ix.T_BUS]).astype(np.int64)
     bus_refs = _bus_refs(work, n_bus, branch_from, branch_to, branch_refs)
 
-    vmin = bus[:, _VMIN].copy()
-    vmax = bus[:, _VMAX].copy()
+    vmin = bus[:, ix.VMIN].copy()
+    vmax = bus[:, ix.VMAX].copy()
     lookup = np.asarray(work._pd2ppc_lookups["bus"])
     eg = work.ext_grid[work.ext_grid.in_service.astype(bool)]
     for pp_bus in eg.bus.to_numpy():
@@ -469,9 +463,9 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
             vmin[pos] = _DEFAULT_VMIN_PU if pd.isna(lo) else float(lo)
             vmax[pos] = _DEFAULT_VMAX_PU if pd.isna(hi) else float(hi)
 
-    va_start = _shift_aware_angles(bus[:, _VA], bus[:, _BUS_TYPE], branch_from, branch_to,
-                                   np.real(branch[:, _SHIFT]).astype(float),
-                                   np.real(branch[:, _BR_STATUS]) > 0)
+    va_start = _shift_aware_angles(bus[:, ix.VA], bus[:, ix.BUS_TYPE], branch_from, branch_to,
+                                   np.real(branch[:, ix.SHIFT]).astype(float),
+                                   np.real(branch[:, ix.BR_STATUS]) > 0)
     c2, c1, c0 = _costs(ppci, n_gen, name)
     if len(net.poly_cost) == 0:
         c2, c1, c0 = np.zeros(n_gen), np.zeros(n_gen), np.zeros(n_gen)
@@ -486,47 +480,48 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
         ],
         dtype=np.int64,
     )
-    angmin = np.real(branch[:, _ANGMIN]) if branch.shape[1] > _ANGMAX else np.full(n_branch, -360.0)
-    angmax = np.real(branch[:, _ANGMAX]) if branch.shape[1] > _ANGMAX else np.full(n_branch, 360.0)
+    has_angles = branch.shape[1] > ix.ANGMAX
+    angmin = np.real(branch[:, ix.ANGMIN]) if has_angles else np.full(n_branch, -360.0)
+    angmax = np.real(branch[:, ix.ANGMAX]) if has_angles else np.full(n_branch, 360.0)
     both_zero = (angmin == 0) & (angmax == 0)
     case = CaseData(
         name=name,
         base_mva=float(ppci["baseMVA"]),
         bus_id=bus_id,
-        bus_type=bus[:, _BUS_TYPE].astype(np.int64),
-        pd_mw=bus[:, _PD],
-        qd_mvar=bus[:, _QD],
-        gs_mw=bus[:, _GS],
-        bs_mvar=bus[:, _BS],
-        vm_pu=bus[:, _VM],
+        bus_type=bus[:, ix.BUS_TYPE].astype(np.int64),
+        pd_mw=bus[:, ix.PD],
+        qd_mvar=bus[:, ix.QD],
+        gs_mw=bus[:, ix.GS],
+        bs_mvar=bus[:, ix.BS],
+        vm_pu=bus[:, ix.VM],
         va_degree=va_start,
-        base_kv=bus[:, _BASE_KV],
+        base_kv=bus[:, ix.BASE_KV],
         vmin_pu=vmin,
         vmax_pu=vmax,
-        gen_bus=gen[:, _GEN_BUS].astype(np.int64),
-        pg_mw=gen[:, _PG],
-        qg_mvar=gen[:, _QG],
-        vg_pu=gen[:, _VG],
-        pmin_mw=gen[:, _PMIN],
-        pmax_mw=gen[:, _PMAX],
-        qmin_mvar=gen[:, _QMIN],
-        qmax_mvar=gen[:, _QMAX],
+        gen_bus=gen[:, ix.GEN_BUS].astype(np.int64),
+        pg_mw=gen[:, ix.PG],
+        qg_mvar=gen[:, ix.QG],
+        vg_pu=gen[:, ix.VG],
+        pmin_mw=gen[:, ix.PMIN],
+        pmax_mw=gen[:, ix.PMAX],
+        qmin_mvar=gen[:, ix.QMIN],
+        qmax_mvar=gen[:, ix.QMAX],
         gen_in_service=np.ones(n_gen, dtype=bool),
         cost_c2=c2,
         cost_c1=c1,
         cost_c0=c0,
         branch_from=branch_from,
         branch_to=branch_to,
-        r_pu=np.real(branch[:, _BR_R]).astype(float),
-        x_pu=np.real(branch[:, _BR_X]).astype(float),
-        b_pu=np.real(branch[:, _BR_B]).astype(float),
+        r_pu=np.real(branch[:, ix.BR_R]).astype(float),
+        x_pu=np.real(branch[:, ix.BR_X]).astype(float),
+        b_pu=np.real(branch[:, ix.BR_B]).astype(float),
         g_pu=g_pu,
-        rate_a_mva=np.real(branch[:, _RATE_A]).astype(float),
-        tap_ratio=np.real(branch[:, _TAP]).astype(float),
-        shift_degree=np.real(branch[:, _SHIFT]).astype(float),
+        rate_a_mva=np.real(branch[:, ix.RATE_A]).astype(float),
+        tap_ratio=np.real(branch[:, ix.TAP]).astype(float),
+        shift_degree=np.real(branch[:, ix.SHIFT]).astype(float),
         angmin_degree=np.where(both_zero, -360.0, angmin).astype(float),
         angmax_degree=np.where(both_zero, 360.0, angmax).astype(float),
-        branch_in_service=np.real(branch[:, _BR_STATUS]) > 0,
+        branch_in_service=np.real(branch[:, ix.BR_STATUS]) > 0,
         bus_label=tuple(_bus_label(m) for m in bus_refs),
         gen_label=tuple(_element_label(r) for r in gen_refs),
         branch_label=tuple(_element_label(r, s) for r, s in zip(branch_refs, sides, strict=True)),

@@ -17,12 +17,11 @@ from pandapower.auxiliary import pandapowerNet
 from scipy.sparse.csgraph import connected_components
 
 from gridopt.errors import InputError
+from gridopt.network import ppc_index as ix
 from gridopt.network.load import LoadedNetwork
 from gridopt.network.pandapower_io import ElementMap
 from gridopt.opf.result import OPFSolution
 
-# pandapower ppc columns (pandapower.pypower.idx_bus / idx_brch).
-_F_BUS, _T_BUS, _BR_R, _BR_X, _PF, _PT = 0, 1, 2, 3, 13, 15
 #: Tables whose results carry ``pl_mw``.
 LOSS_TABLES = ("line", "trafo", "trafo3w", "impedance")
 #: Set-point columns that must be finite for pandapower to solve.
@@ -209,7 +208,7 @@ def pf_bus_positions(net: pandapowerNet, emap: ElementMap, case_from: np.ndarray
         for b, p in enumerate(pos):
             if p < 0:
                 continue
-            for case_bus, col in ((case_from[b], _F_BUS), (case_to[b], _T_BUS)):
+            for case_bus, col in ((case_from[b], ix.F_BUS), (case_to[b], ix.T_BUS)):
                 if out[case_bus] < 0:
                     out[case_bus] = int(np.real(ppci_branch[p, col]))
     return out
@@ -227,7 +226,7 @@ def pandapower_losses_mw(net: pandapowerNet, emap: ElementMap) -> float:
         pos = pf_branch_positions(net, emap)[other]
         branch = np.asarray(net._ppc["branch"])
         pos = pos[pos >= 0]
-        total += float(np.sum(np.real(branch[pos, _PF] + branch[pos, _PT])))
+        total += float(np.sum(np.real(branch[pos, ix.PF] + branch[pos, ix.PT])))
     return total
 
 

@@ -29,6 +29,7 @@ import pandapower as pp
 from pandapower.pypower.makeYbus import makeYbus
 
 from gridopt.errors import InputError
+from gridopt.network import ppc_index as ix
 from gridopt.network.load import LoadedNetwork
 from gridopt.opf.result import OPFSolution
 from gridopt.validate._acpf_net import (
@@ -43,14 +44,6 @@ from gridopt.validate._acpf_net import (
 
 logger = logging.getLogger(__name__)
 
-#: Kept under its former name for tests/network/conftest.py.
-_pf_bus_positions = pf_bus_positions
-
-# pandapower ppc columns (pandapower.pypower.idx_bus / idx_brch).
-_BUS_TYPE, _PD, _QD, _VM, _VA = 1, 2, 3, 7, 8
-_F_BUS, _T_BUS, _BR_STATUS = 0, 1, 10
-#: pandapower's bus type of a bus its power flow leaves out (``NONE`` in idx_bus).
-_PF_BUS_NONE = 4
 
 #: Power-flow tolerance (MVA) used for the check.
 TOLERANCE_MVA = 1e-9
@@ -316,9 +309,9 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
     branch = np.array(ppc["branch"], copy=True)
     in_opf = np.zeros(n_pf, dtype=bool)
     in_opf[mapped] = True
-    in_opf &= bus[:, _BUS_TYPE] != _PF_BUS_NONE
-    ends = np.real(branch[:, [_F_BUS, _T_BUS]]).astype(np.int64)
-    branch[~in_opf[ends].all(axis=1), _BR_STATUS] = 0
+    in_opf &= bus[:, ix.BUS_TYPE] != ix.PPC_BUS_NONE
+    ends = np.real(branch[:, [ix.F_BUS, ix.T_BUS]]).astype(np.int64)
+    branch[~in_opf[ends].all(axis=1), ix.BR_STATUS] = 0
     ybus, _, _ = makeYbus(ppc["baseMVA"], bus, branch)
 
     v_pf = np.zeros(n_pf, dtype=complex)
@@ -329,14 +322,14 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
         if table in ("sgen", "load", "storage"):
             continue  # written into pandapower's scheduled demand
         s_gen[pf_pos[case.gen_bus[case_g]]] += solution.pg_pu[g] + 1j * solution.qg_pu[g]
-    s_demand = (bus[:, _PD] + 1j * bus[:, _QD]) / base
+    s_demand = (bus[:, ix.PD] + 1j * bus[:, ix.QD]) / base
     s_calc = v_pf * np.conj(ybus @ v_pf)
     mismatch = np.abs(s_calc - (s_gen - s_demand)) * base
     label_of_pf = {int(p): case.bus_label[i] for i, p in enumerate(pf_pos) if p >= 0}
 
     # Buses pandapower's connectivity check left out (no slack reaches them): their balance is
     # not checked. Harmless when they carry no power in the OPF; a failure otherwise.
-    left_out = bus[mapped, _BUS_TYPE] == _PF_BUS_NONE
+    left_out = bus[mapped, ix.BUS_TYPE] == ix.PPC_BUS_NONE
     checked = np.zeros(n_pf, dtype=bool)
     checked[mapped[~left_out]] = True
     carried_mva = np.abs(s_gen - s_demand) * base
@@ -357,11 +350,11 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
         losses = pandapower_losses_mw(net, emap)
         on = ~left_out
         pos_on = mapped[on]
-        v_sol = bus[pos_on, _VM] * np.exp(1j * np.deg2rad(bus[pos_on, _VA]))
+        v_sol = bus[pos_on, ix.VM] * np.exp(1j * np.deg2rad(bus[pos_on, ix.VA]))
         vm_diff = float(np.max(np.abs(np.abs(v_sol) - solution.vm_pu[on]), initial=0.0))
         va_diff = float(np.max(np.abs(np.rad2deg(
             np.angle(v_sol * np.exp(-1j * solution.va_rad[on])))), initial=0.0))
-        v_all = bus[:, _VM] * np.exp(1j * np.deg2rad(bus[:, _VA]))
+        v_all = bus[:, ix.VM] * np.exp(1j * np.deg2rad(bus[:, ix.VA]))
         s_gen_pf = v_all * np.conj(ybus @ v_all) + s_demand
         slack_p, slack_q = _slack_diff(loaded, solution, pf_pos, s_gen_pf, s_gen, net)
     else:

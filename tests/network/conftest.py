@@ -12,7 +12,7 @@ from pandapower.pypower.makeYbus import makeYbus
 
 from gridopt.network.case import CaseData
 from gridopt.network.pandapower_io import ElementMap
-from gridopt.validate.acpf import _pf_bus_positions
+from gridopt.validate.acpf import pf_bus_positions
 
 
 def pandapower_ybus(net: pandapowerNet, case: CaseData, emap: ElementMap,
@@ -26,7 +26,7 @@ def pandapower_ybus(net: pandapowerNet, case: CaseData, emap: ElementMap,
         # The admittance matrix does not depend on convergence: build it from runpp's data.
         ppci = work._ppc
         ybus, _, _ = makeYbus(ppci["baseMVA"], ppci["bus"], ppci["branch"])
-    pos = _pf_bus_positions(work, emap, case.branch_from, case.branch_to, case.n_bus)
+    pos = pf_bus_positions(work, emap, case.branch_from, case.branch_to, case.n_bus)
     order = pos[bus_case_index]
     assert np.all(order >= 0)
     assert len(set(order.tolist())) == ybus.shape[0], "every pandapower bus is a network bus"
