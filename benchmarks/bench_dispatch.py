@@ -110,8 +110,8 @@ def pegase_problem(n_periods: int) -> tuple[Any, Any, Any]:
     import pandas as pd
     import xarray as xr
 
+    from gridopt.network.assets import Assets, Generator, GridConnection, Storage
     from gridopt.network.matpower import read_matpower
-    from gridopt.opf.assets import Assets, Generator, GridConnection, Storage
 
     net = pn.case1354pegase()
     placeholder = np.isclose(net.trafo.sn_mva.astype(float), PLACEHOLDER_SN_MVA)
@@ -168,7 +168,7 @@ def simbench_problem(
     import simbench as sb
     import xarray as xr
 
-    from gridopt.opf.assets import Assets, GridConnection, Storage
+    from gridopt.network.assets import Assets, GridConnection, Storage
 
     net = sb.get_simbench_net(code)
     profiles = sb.get_absolute_values(net, profiles_instead_of_study_cases=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import enum
 import functools
 import inspect
 import logging
@@ -28,27 +27,16 @@ from pandapower.auxiliary import pandapowerNet
 from gridopt.errors import InputError
 from gridopt.network.arrays import Network, build_network
 from gridopt.network.case import CaseData
+from gridopt.network.case_model import model_from_case
 from gridopt.network.matpower import read_matpower
-from gridopt.network.pandapower_io import (
-    ElementMap,
-    case_from_pandapower,
-    pandapower_from_case,
-)
+from gridopt.network.model import ElementMap, NetworkModel, SourceKind
+from gridopt.network.pandapower_io import case_from_pandapower, pandapower_from_case
+from gridopt.network.pandapower_model import model_from_pandapower
 from gridopt.network.samples import sample_case_names, sample_case_path
 
 logger = logging.getLogger(__name__)
 
 SIMBENCH_PREFIX = "simbench:"
-
-
-class SourceKind(enum.Enum):
-    """Where a network came from."""
-
-    PANDAPOWER_BUILTIN = "pandapower_builtin"
-    PANDAPOWER_JSON = "pandapower_json"
-    PANDAPOWER_OBJECT = "pandapower_object"
-    MATPOWER = "matpower"
-    SIMBENCH = "simbench"
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +73,13 @@ class LoadedNetwork:
     def name(self) -> str:
         """Case name."""
         return self.case.name
+
+    @functools.cached_property
+    def model(self) -> NetworkModel:
+        """The one network model of this source (built once; see :mod:`gridopt.network.model`)."""
+        if self.source_kind is SourceKind.MATPOWER:
+            return model_from_case(self.case)
+        return model_from_pandapower(self._pandapower_net, self.case.name)
 
     @property
     def element_map(self) -> ElementMap:

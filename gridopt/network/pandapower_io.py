@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import pandapower as pp
@@ -31,11 +30,10 @@ from scipy.sparse.csgraph import breadth_first_order
 from gridopt.errors import InputError, warn
 from gridopt.network import ppc_index as ix
 from gridopt.network.case import ISOLATED, REF, CaseData, FloatArray, IntArray
+from gridopt.network.model import ElementMap, ElementRef
 
 logger = logging.getLogger(__name__)
 
-#: A pandapower element: (table name, index in that table), e.g. ``("trafo", 2)``.
-ElementRef = tuple[str, int]
 
 
 #: Generator-like elements of pandapower's OPF ppc, in the order ``_gen_order`` uses, and the
@@ -63,46 +61,6 @@ _ASYMMETRIC_KEYS = ("branch_r_asym", "branch_x_asym", "branch_g_asym", "branch_b
 _DEFAULT_VMIN_PU, _DEFAULT_VMAX_PU = 0.0, 2.0
 
 
-@dataclass(frozen=True, eq=False)
-class ElementMap:
-    """Which pandapower elements each position of a :class:`CaseData` stands for.
-
-    Attributes
-    ----------
-    bus
-        For every case bus, the pandapower elements it represents: one or more buses
-        (``("bus", 12)``; several when closed bus-bus switches fuse them) or, for an auxiliary
-        bus pandapower adds, the element that owns it (``("trafo3w", 0)`` for a star point,
-        ``("xward", 1)`` for an extended ward's internal bus, ``("line", 7)`` for the open end
-        of a line behind an open switch).
-    gen
-        For every case generator, its element (``("ext_grid", 0)``, ``("gen", 3)``,
-        ``("sgen", 5)`` for a controllable static generator, ``("load", 2)`` for a controllable
-        load, which the case holds as a generator of negative output).
-    branch
-        For every case branch, its element (``("line", 17)``, ``("trafo", 2)``,
-        ``("trafo3w", 0)`` three times, ``("impedance", 1)``, ``("xward", 0)``,
-        ``("switch", 4)``).
-    branch_side
-        ``"hv"``, ``"mv"`` or ``"lv"`` for the three branches of a three-winding transformer,
-        ``""`` otherwise.
-    """
-
-    bus: tuple[tuple[ElementRef, ...], ...]
-    gen: tuple[ElementRef, ...]
-    branch: tuple[ElementRef, ...]
-    branch_side: tuple[str, ...]
-
-    def bus_position(self) -> dict[int, int]:
-        """Return ``{pandapower bus index: case bus position}`` for every mapped pandapower bus."""
-        out: dict[int, int] = {}
-        for pos, members in enumerate(self.bus):
-            for table, index in members:
-                if table == "bus":
-                    out[index] = pos
-        return out
-
-
 # --------------------------------------------------------------------------------------------
 # pandapower -> CaseData
 # --------------------------------------------------------------------------------------------
@@ -113,7 +71,7 @@ def _element_label(ref: ElementRef, side: str = "") -> str:
     return f"{table} {index}" + (f" {side}" if side else "")
 
 
-def _check_reference(net: pandapowerNet, name: str) -> None:
+def check_reference(net: pandapowerNet, name: str) -> None:
     has_ext_grid = len(net.ext_grid) and bool(net.ext_grid.in_service.astype(bool).any())
     has_slack_gen = (
         len(net.gen)
@@ -128,7 +86,7 @@ def _check_reference(net: pandapowerNet, name: str) -> None:
         )
 
 
-def _check_supported(net: pandapowerNet, name: str) -> None:
+def check_supported(net: pandapowerNet, name: str) -> None:
     for table in _UNSUPPORTED_TABLES:
         if table in net and isinstance(net[table], pd.DataFrame) and len(net[table]):
             df = net[table]
@@ -423,8 +381,8 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
     """
     if not isinstance(net, pandapowerNet):
         raise InputError(f"{name!r} is a {type(net).__name__}, not a pandapower net")
-    _check_reference(net, name)
-    _check_supported(net, name)
+    check_reference(net, name)
+    check_supported(net, name)
     work = copy.deepcopy(net)
     _prepare_opf_columns(work, name)
     try:

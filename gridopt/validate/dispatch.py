@@ -21,8 +21,8 @@ import pandapower as pp
 import pandas as pd
 import xarray as xr
 
+from gridopt.network.assets import Assets
 from gridopt.network.case import FloatArray
-from gridopt.opf.assets import Assets
 from gridopt.opf.dispatch.grid import DispatchGrid
 from gridopt.opf.dispatch.model import OperatingPoint
 

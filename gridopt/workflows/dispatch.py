@@ -25,14 +25,14 @@ import xarray as xr
 
 from gridopt.errors import InfeasibleError, InputError, SolverError
 from gridopt.ingest.io import write_netcdf
-from gridopt.opf.assets import (
+from gridopt.network.assets import (
     Assets,
-    assets_from_net,
     assets_from_toml,
     merge_assets,
     validate_assets,
 )
-from gridopt.opf.dispatch.grid import DispatchGrid, grid_from_pandapower
+from gridopt.network.pandapower_model import assets_from_net, model_from_pandapower
+from gridopt.opf.dispatch.grid import DispatchGrid, grid_from_model
 from gridopt.opf.dispatch.inputs import DispatchInputs, inputs_from_forecast
 from gridopt.opf.dispatch.model import (
     DispatchModel,
@@ -166,7 +166,7 @@ class Dispatcher:
         tick = time.perf_counter()
         self.options = options or DispatchOptions()
         self.name = name
-        self.grid: DispatchGrid = grid_from_pandapower(net, name)
+        self.grid: DispatchGrid = grid_from_model(model_from_pandapower(net, name))
         self.assets = assets if assets is not None else assets_from_net(net)
         validate_assets(self.assets, {int(b) for b in self.grid.bus_id}, f"network {name!r}")
         self.model: DispatchModel = build_dispatch_model(
@@ -549,7 +549,7 @@ def dispatch(
     name: str = "network",
 ) -> DispatchResult:
     """Build and solve a dispatch for one forecast (see :class:`Dispatcher`)."""
-    grid = grid_from_pandapower(net, name)
+    grid = grid_from_model(model_from_pandapower(net, name))
     inputs = inputs_from_forecast(
         forecast, grid, assets if assets is not None else assets_from_net(net)
     )

@@ -605,7 +605,8 @@ def _run_stages(
 
 def load_assets(net: Any, path: str | Path | None) -> Any:
     """Assets declared in ``net``, overridden and extended by the TOML file at ``path``."""
-    from gridopt.opf.assets import assets_from_net, assets_from_toml, merge_assets
+    from gridopt.network.assets import assets_from_toml, merge_assets
+    from gridopt.network.pandapower_model import assets_from_net
 
     assets = assets_from_net(net)
     if path is not None:

@@ -12,8 +12,9 @@ import pytest
 import xarray as xr
 
 from gridopt.errors import InputError
-from gridopt.opf.assets import assets_from_net, assets_from_toml, validate_assets
-from gridopt.opf.dispatch.grid import grid_from_pandapower
+from gridopt.network.assets import assets_from_toml, validate_assets
+from gridopt.network.pandapower_model import assets_from_net, model_from_pandapower
+from gridopt.opf.dispatch.grid import grid_from_model
 from gridopt.solvers.status import SolveStatus
 from gridopt.validate.dispatch import ACChecker, ac_opf_reference, series_power_flow
 from gridopt.workflows.dispatch import Dispatcher, DispatchResult
@@ -107,7 +108,7 @@ def test_infeasible_day_returns_dispatch_with_violations(net: pp.pandapowerNet) 
 
 
 def test_series_power_flow_matches_pandapower(net: pp.pandapowerNet) -> None:
-    grid = grid_from_pandapower(net, "case33bw")
+    grid = grid_from_model(model_from_pandapower(net, "case33bw"))
     fc = day_forecast(net, 6)
     p = -fc.p_mw.values + fc.pv_p_mw.values
     q = -fc.q_mvar.values
@@ -221,7 +222,7 @@ def test_surplus_without_export_is_reported_not_hidden_in_losses() -> None:
     """No export allowed and PV beyond demand: the LP must not quietly 'lose' the surplus."""
     import dataclasses
 
-    from gridopt.opf.assets import GridConnection
+    from gridopt.network.assets import GridConnection
 
     net = feeder_net(with_storage=False)
     assets = assets_from_net(net)

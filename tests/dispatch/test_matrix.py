@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from gridopt.opf.assets import (
+from gridopt.network.assets import (
     Assets,
     CurtailablePV,
     FlexibleLoad,
@@ -17,7 +17,8 @@ from gridopt.opf.assets import (
     GridConnection,
     Storage,
 )
-from gridopt.opf.dispatch.grid import grid_from_pandapower
+from gridopt.network.pandapower_model import model_from_pandapower
+from gridopt.opf.dispatch.grid import grid_from_model
 from gridopt.opf.dispatch.inputs import inputs_from_forecast
 from gridopt.opf.dispatch.matrix import solve_dc_dispatch_matrices
 from gridopt.opf.dispatch.model import (
@@ -69,7 +70,7 @@ def _case() -> tuple[pp.pandapowerNet, Assets, xr.Dataset]:
 
 def test_matrix_lp_equals_pyomo_lp_on_a_meshed_case() -> None:
     net, assets, forecast = _case()
-    grid = grid_from_pandapower(net, "case30")
+    grid = grid_from_model(model_from_pandapower(net, "case30"))
     assert not grid.is_radial
     options = DispatchOptions(grid_model=GridModel.DC_LOSSES)
     inputs = inputs_from_forecast(forecast, grid, assets)

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 from gridopt.cli import reconfigure as cli
+from gridopt.network.pandapower_model import model_from_pandapower
 from gridopt.opf.switching import reconfigure
 from tests.switching.conftest import random_meshed_net
 
@@ -51,7 +52,8 @@ def test_profile_energy_not_worse_than_any_period_optimum() -> None:
         from gridopt.opf.switching.acsearch import ACEvaluator
         from gridopt.opf.switching.demand import bus_demand
 
-        other = ACEvaluator(net, multi.graph, bus_demand(net, profiles_for(net, factors)))
+        demand = bus_demand(model_from_pandapower(net, "mesh"), profiles_for(net, factors))
+        other = ACEvaluator(net, multi.graph, demand)
         assert ev <= other.evaluate(single.closed).losses_mwh * (1 + 1e-9)
 
 

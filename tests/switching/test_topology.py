@@ -6,6 +6,7 @@ import pandapower as pp
 import pytest
 
 from gridopt.errors import InputError
+from gridopt.network.pandapower_model import model_from_pandapower
 from gridopt.opf.switching import (
     ReconfigureOptions,
     SwitchableSpec,
@@ -36,7 +37,7 @@ def bus_switch_net() -> pp.pandapowerNet:
 
 def test_bus_bus_switches_give_radial_result() -> None:
     net = bus_switch_net()
-    graph = build_switching_graph(net)
+    graph = build_switching_graph(model_from_pandapower(net, 'busswitch'))
     assert sum(k.value == "switch" for k in graph.edge_kind) == 2
     res = reconfigure(net)
     assert res.radial
@@ -63,13 +64,14 @@ def test_fixed_loop_cannot_be_made_radial() -> None:
 
 def test_unknown_switchable_index() -> None:
     with pytest.raises(InputError, match=r"not in net\.line"):
-        build_switching_graph(random_meshed_net(3), SwitchableSpec(lines=(999,)))
+        build_switching_graph(model_from_pandapower(random_meshed_net(3), 'mesh'),
+                              SwitchableSpec(lines=(999,)))
 
 
 def test_only_named_lines_switch() -> None:
     net = random_meshed_net(3)
     ties = tuple(int(i) for i in net.line.index[~net.line.in_service])
-    graph = build_switching_graph(net, SwitchableSpec(lines=ties))
+    graph = build_switching_graph(model_from_pandapower(net, 'mesh'), SwitchableSpec(lines=ties))
     assert sorted(int(e) for e in graph.edge_element[graph.switchable]) == sorted(ties)
     # with only the ties switchable, closing one would close a fixed loop: they stay open
     res = reconfigure(net, options=ReconfigureOptions(switchable=SwitchableSpec(lines=ties)))

@@ -25,7 +25,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression, MonomialTermExpression
 
-from gridopt.opf.assets import CurtailablePV, FlexibleLoad, Generator, GridConnection, Storage
+from gridopt.network.assets import CurtailablePV, FlexibleLoad, Generator, GridConnection, Storage
 from gridopt.opf.dispatch.grid import DispatchGrid
 
 #: Inner regular polygons for circles: a bound of ``r cos(pi / n)`` on ``n`` directions keeps

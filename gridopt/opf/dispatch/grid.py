@@ -1,35 +1,27 @@
 """The numeric view of a network that the dispatch formulations need.
 
 :class:`DispatchGrid` holds per-unit branch impedances, ratings in MVA, voltage limits and the
-slack bus, indexed by *position*; ``bus_id`` and ``branch_label`` map positions back to the
-source (pandapower bus index and ``"line 3"`` / ``"trafo 1"`` labels, or MATPOWER case labels).
-
-Two builders:
-
-* :func:`grid_from_pandapower` reads the ``bus``, ``line``, ``trafo``, ``switch`` and ``ext_grid``
-  tables (the net is not modified). Lines: ``r = r_ohm_per_km * length_km / parallel / Z_base``
-  with ``Z_base = vn_kv**2 / sn_mva``, rating ``sqrt(3) * max_i_ka * df * parallel * vn_kv``
-  scaled by ``max_loading_percent / 100`` when that column is set. Two-winding transformers:
-  ``|z| = vk_percent / 100 * sn_mva_net / sn_mva / parallel``, ``r = vkr_percent / 100 * ...``,
-  rating ``sn_mva * parallel`` (also scaled by ``max_loading_percent``); tap ratio from
-  ``tap_pos``. Magnetising branches and line charging are left out of the dispatch model (they
-  are in the AC check).
-* :func:`grid_from_network` takes a :class:`gridopt.network.arrays.Network` (MATPOWER cases).
+slack bus, indexed by *position*; ``bus_id``, ``bus_members`` and ``branch_ref`` map positions
+back to the source. :func:`grid_from_model` is a pure function of the one network model
+(:class:`gridopt.network.model.NetworkModel`) and a switch configuration: the same resolution of
+switches as the reconfiguration's view (:func:`gridopt.network.topology.resolve`), the same
+branch parameters as pandapower's own conversion (series impedance, tap, phase shift) and the
+same ratings. Line charging and transformer magnetising branches are left out of the dispatch
+model (they are in the AC check).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandapower as pp
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from gridopt.errors import InputError
-from gridopt.network.arrays import Network
 from gridopt.network.case import FloatArray, IntArray
+from gridopt.network.model import ElementRef, NetworkModel
+from gridopt.network.topology import Configuration, resolve
 
 #: Default voltage band when the net has no ``min_vm_pu`` / ``max_vm_pu``.
 DEFAULT_VMIN_PU = 0.9
@@ -66,6 +58,12 @@ class DispatchGrid:
         Off-nominal turns ratio (1 for lines).
     rate_mva
         Thermal rating of the branch (``inf`` when unlimited).
+    branch_ref
+        Source element of each branch (``("line", 3)``), for the write-back of results.
+    bus_members
+        Source bus ids fused into each bus position (one each without closed bus-bus
+        switches; none for an auxiliary node such as a three-winding transformer's star point,
+        whose ``bus_id`` is negative).
     """
 
     name: str
@@ -83,6 +81,8 @@ class DispatchGrid:
     x_pu: FloatArray
     tap_ratio: FloatArray
     rate_mva: FloatArray
+    branch_ref: tuple[ElementRef, ...] = ()
+    bus_members: tuple[tuple[int, ...], ...] = ()
 
     @property
     def n_bus(self) -> int:
@@ -101,12 +101,20 @@ class DispatchGrid:
 
     def bus_position(self, bus_id: int, where: str) -> int:
         """Position of the bus with source id ``bus_id``; :class:`InputError` if unknown."""
-        pos = np.flatnonzero(self.bus_id == bus_id)
-        if len(pos) == 0:
+        pos = self.position_of_bus_id().get(int(bus_id))
+        if pos is None:
             raise InputError(
                 f"{where}: bus {bus_id} is not an in-service bus of network {self.name!r}"
             )
-        return int(pos[0])
+        return pos
+
+    def position_of_bus_id(self) -> dict[int, int]:
+        """``{source bus id: position}``, every fused bus included."""
+        out = {int(b): i for i, b in enumerate(self.bus_id)}
+        for i, members in enumerate(self.bus_members):
+            for b in members:
+                out[int(b)] = i
+        return out
 
     def incidence(self) -> sp.csr_matrix:
         """Branch-bus incidence ``(n_branch, n_bus)`` with +1 at ``from`` and -1 at ``to``."""
@@ -132,130 +140,73 @@ def _ro(values: object, dtype: type = np.float64) -> np.ndarray:
     return arr
 
 
-def _col(df: object, name: str, default: float) -> np.ndarray:
-    import pandas as pd
+def grid_from_model(model: NetworkModel, configuration: Configuration | None = None
+                    ) -> DispatchGrid:
+    """The :class:`DispatchGrid` of a network model under a configuration (default: the
+    source's switch states).
 
-    assert isinstance(df, pd.DataFrame)
-    if name not in df.columns:
-        return np.full(len(df), default, dtype=float)
-    return df[name].astype(float).fillna(default).to_numpy()
-
-
-def grid_from_pandapower(net: pp.pandapowerNet, name: str = "network") -> DispatchGrid:
-    """Build the :class:`DispatchGrid` of a pandapower net (formulae in the module docstring).
+    Nodes are the energised buses with buses at closed bus-bus switches fused
+    (:func:`gridopt.network.topology.resolve`); branches are the active ones, with the model's
+    series impedance, tap and rating (shunt admittances are left to the AC check). A node's
+    voltage band is the tightest of its buses' (0.9..1.1 pu where none is given).
 
     Raises
     ------
     InputError
-        If there is not exactly one in-service ``ext_grid``, a closed bus-bus switch (merge the
-        buses first), a three-winding transformer, or an island without the slack.
+        If there is not exactly one supply point, a closed bus-bus switch has an impedance,
+        or the energised network is split into islands.
     """
-    eg = net.ext_grid[net.ext_grid.in_service.astype(bool)]
-    if len(eg) != 1:
+    name = model.name
+    if len(model.supplies) != 1:
         raise InputError(
-            f"network {name!r}: the dispatch needs exactly one in-service ext_grid (the connection "
-            f"to the upstream grid), found {len(eg)}"
+            f"network {name!r}: the dispatch needs exactly one in-service supply point (the "
+            f"connection to the upstream grid, an ext_grid), found {len(model.supplies)}"
         )
-    if len(net.trafo3w):
+    topo = resolve(model, configuration)
+    if len(topo.bus_switch_edges):
+        k = int(topo.bus_switch_edges[0])
         raise InputError(
-            f"network {name!r} has three-winding transformers, which the dispatch does not model; "
-            "replace them by two-winding transformers"
+            f"network {name!r}: {model.switches.label(k)} is a closed bus-bus switch with an "
+            "impedance, which the dispatch does not model; set its z_ohm to 0 or model it as "
+            "an impedance element"
         )
-    sw = net.switch
-    if len(sw) and bool(((sw.et == "b") & sw.closed.astype(bool)).any()):
-        raise InputError(
-            f"network {name!r} has closed bus-bus switches; fuse the buses "
-            "(pandapower.toolbox.fuse_buses) before dispatching"
-        )
-    bus = net.bus[net.bus.in_service.astype(bool)]
-    bus_ids = bus.index.to_numpy(dtype=np.int64)
-    pos_of = {int(b): i for i, b in enumerate(bus_ids)}
-    base = float(net.sn_mva)
-    vn = bus.vn_kv.astype(float)
-
-    open_line = set()
-    if len(sw):
-        mask = (sw.et == "l") & ~sw.closed.astype(bool)
-        open_line = set(sw.element[mask].astype(int))
-
-    labels: list[str] = []
-    f_list: list[int] = []
-    t_list: list[int] = []
-    r_list: list[float] = []
-    x_list: list[float] = []
-    tap_list: list[float] = []
-    rate_list: list[float] = []
-    sqrt3 = math.sqrt(3.0)
-
-    line = net.line
-    maxload = _col(line, "max_loading_percent", 100.0)
-    for k, (idx, row) in enumerate(line.iterrows()):
-        fb, tb = int(row.from_bus), int(row.to_bus)
-        if not bool(row.in_service) or idx in open_line or fb not in pos_of or tb not in pos_of:
-            continue
-        par = float(row.parallel) if "parallel" in line.columns else 1.0
-        z_base = float(vn[fb]) ** 2 / base
-        r = float(row.r_ohm_per_km) * float(row.length_km) / par / z_base
-        x = float(row.x_ohm_per_km) * float(row.length_km) / par / z_base
-        df = float(row.df) if "df" in line.columns else 1.0
-        rate = sqrt3 * float(row.max_i_ka) * df * par * float(vn[fb]) * maxload[k] / 100.0
-        labels.append(f"line {idx}")
-        f_list.append(pos_of[fb])
-        t_list.append(pos_of[tb])
-        r_list.append(r)
-        x_list.append(x)
-        tap_list.append(1.0)
-        rate_list.append(rate if rate < 1e5 else math.inf)
-
-    trafo = net.trafo
-    maxload_t = _col(trafo, "max_loading_percent", 100.0)
-    for k, (idx, row) in enumerate(trafo.iterrows()):
-        hv, lv = int(row.hv_bus), int(row.lv_bus)
-        if not bool(row.in_service) or hv not in pos_of or lv not in pos_of:
-            continue
-        par = float(row.parallel) if "parallel" in trafo.columns else 1.0
-        scale = base / float(row.sn_mva) / par
-        z = float(row.vk_percent) / 100.0 * scale
-        r = float(row.vkr_percent) / 100.0 * scale
-        x = math.sqrt(max(z * z - r * r, 0.0))
-        tap = 1.0
-        step = float(row.get("tap_step_percent", 0.0) or 0.0)
-        pos = row.get("tap_pos", np.nan)
-        neutral = row.get("tap_neutral", np.nan)
-        if step and not (np.isnan(float(pos)) or np.isnan(float(neutral))):
-            ratio = 1.0 + (float(pos) - float(neutral)) * step / 100.0
-            tap = ratio if row.get("tap_side", "hv") == "hv" else 1.0 / ratio
-        tap *= (float(row.vn_hv_kv) / float(vn[hv])) / (float(row.vn_lv_kv) / float(vn[lv]))
-        labels.append(f"trafo {idx}")
-        f_list.append(pos_of[hv])
-        t_list.append(pos_of[lv])
-        r_list.append(r)
-        x_list.append(x)
-        tap_list.append(tap)
-        rate_list.append(float(row.sn_mva) * par * maxload_t[k] / 100.0)
-
-    slack_id = int(eg.iloc[0].bus)
-    if slack_id not in pos_of:
-        raise InputError(f"network {name!r}: the ext_grid bus {slack_id} is out of service")
+    buses, br = model.buses, model.branches
+    active = np.flatnonzero(topo.active_branch)
+    n_node = topo.n_node
+    members = topo.node_buses()
+    source_id = model.bus_ids()
+    node_id = np.array([min((int(source_id[b]) for b in m if source_id[b] >= 0),
+                            default=-1 - int(m[0])) for m in members], dtype=np.int64)
+    vmin = np.full(n_node, -np.inf)
+    vmax = np.full(n_node, np.inf)
+    lo = np.where(np.isfinite(buses.vmin_pu), buses.vmin_pu, DEFAULT_VMIN_PU)
+    hi = np.where(np.isfinite(buses.vmax_pu), buses.vmax_pu, DEFAULT_VMAX_PU)
+    on = topo.node_of_bus >= 0
+    np.maximum.at(vmin, topo.node_of_bus[on], lo[on])
+    np.minimum.at(vmax, topo.node_of_bus[on], hi[on])
+    slack_bus = int(model.supplies.bus[0])
+    if topo.node_of_bus[slack_bus] < 0:
+        raise InputError(f"network {name!r}: the supply bus {buses.name[slack_bus]} is out of "
+                         "service")
     grid = DispatchGrid(
         name=name,
-        base_mva=base,
-        bus_id=_ro(bus_ids, np.int64),
-        bus_name=tuple(
-            str(n) if n is not None else str(i)
-            for i, n in zip(bus_ids, bus.name, strict=True)
-        ),
-        slack_bus=pos_of[slack_id],
-        v_slack_pu=float(eg.iloc[0].vm_pu),
-        vmin_pu=_ro(_col(bus, "min_vm_pu", DEFAULT_VMIN_PU)),
-        vmax_pu=_ro(_col(bus, "max_vm_pu", DEFAULT_VMAX_PU)),
-        branch_label=tuple(labels),
-        branch_from=_ro(f_list, np.int64),
-        branch_to=_ro(t_list, np.int64),
-        r_pu=_ro(r_list),
-        x_pu=_ro(x_list),
-        tap_ratio=_ro(tap_list),
-        rate_mva=_ro(rate_list),
+        base_mva=model.base_mva,
+        bus_id=_ro(node_id, np.int64),
+        bus_name=tuple("+".join(buses.name[b] for b in m) for m in members),
+        slack_bus=int(topo.node_of_bus[slack_bus]),
+        v_slack_pu=float(model.supplies.vm_pu[0]),
+        vmin_pu=_ro(vmin),
+        vmax_pu=_ro(vmax),
+        branch_label=tuple(br.label(int(k)) for k in active),
+        branch_from=_ro(topo.node_of_bus[br.from_bus[active]], np.int64),
+        branch_to=_ro(topo.node_of_bus[br.to_bus[active]], np.int64),
+        r_pu=_ro(br.r_pu[active]),
+        x_pu=_ro(br.x_pu[active]),
+        tap_ratio=_ro(br.tap_ratio[active]),
+        rate_mva=_ro(br.rate_mva[active]),
+        branch_ref=tuple(br.ref[int(k)] for k in active),
+        bus_members=tuple(tuple(int(source_id[b]) for b in m if source_id[b] >= 0)
+                          for m in members),
     )
     if _n_components(grid) != 1:
         raise InputError(
@@ -263,25 +214,3 @@ def grid_from_pandapower(net: pp.pandapowerNet, name: str = "network") -> Dispat
             "branches or open switches; the dispatch needs one connected network"
         )
     return grid
-
-
-def grid_from_network(network: Network) -> DispatchGrid:
-    """Build the :class:`DispatchGrid` of a numeric MATPOWER network (see module docstring)."""
-    case = network.case
-    return DispatchGrid(
-        name=network.name,
-        base_mva=network.base_mva,
-        bus_id=_ro(network.bus_case_index, np.int64),
-        bus_name=network.bus_label,
-        slack_bus=network.ref_bus,
-        v_slack_pu=float(network.vm0_pu[network.ref_bus]),
-        vmin_pu=_ro(network.vmin_pu),
-        vmax_pu=_ro(network.vmax_pu),
-        branch_label=tuple(case.branch_label[i] for i in network.branch_case_index),
-        branch_from=_ro(network.branch_from, np.int64),
-        branch_to=_ro(network.branch_to, np.int64),
-        r_pu=_ro(network.r_pu),
-        x_pu=_ro(network.x_pu),
-        tap_ratio=_ro(network.tap_ratio),
-        rate_mva=_ro(network.rate_a_pu * network.base_mva),
-    )

@@ -29,8 +29,8 @@ import numpy as np
 import xarray as xr
 
 from gridopt.errors import InputError
+from gridopt.network.assets import Assets
 from gridopt.network.case import FloatArray
-from gridopt.opf.assets import Assets
 from gridopt.opf.dispatch.grid import DispatchGrid
 
 logger = logging.getLogger(__name__)

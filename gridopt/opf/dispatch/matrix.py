@@ -49,8 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from gridopt.network.assets import Assets
 from gridopt.network.case import FloatArray
-from gridopt.opf.assets import Assets
 from gridopt.opf.dispatch.grid import DispatchGrid
 from gridopt.opf.dispatch.inputs import DispatchInputs
 from gridopt.opf.dispatch.options import DispatchOptions

@@ -36,8 +36,8 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.base.constraint import ConstraintData
 
+from gridopt.network.assets import Assets
 from gridopt.network.case import FloatArray
-from gridopt.opf.assets import Assets
 from gridopt.opf.dispatch import constraints as C
 from gridopt.opf.dispatch.grid import DispatchGrid
 from gridopt.opf.dispatch.inputs import DispatchInputs

@@ -26,7 +26,7 @@ import numpy as np
 import pandapower as pp
 
 from gridopt.network.case import BoolArray
-from gridopt.opf.switching.demand import PROFILE_ELEMENTS, BusDemand
+from gridopt.opf.switching.demand import BusDemand
 from gridopt.opf.switching.topology import EdgeKind, SwitchingGraph
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class ACEvaluator:
     def _install_profile_loads(self) -> None:
         net = self.net
         buses = set(self.demand.profile_buses)
-        for element in PROFILE_ELEMENTS:
+        for element in ("load", "sgen", "storage"):  # replaced by the profile
             table = net.get(element)
             if table is not None and len(table):
                 table.loc[table["bus"].isin(buses), "in_service"] = False

@@ -27,6 +27,7 @@ import xarray as xr
 
 from gridopt.errors import InputError
 from gridopt.network.case import BoolArray
+from gridopt.network.pandapower_model import model_from_pandapower
 from gridopt.opf.switching.acsearch import (
     ACEvaluation,
     ACEvaluator,
@@ -170,8 +171,9 @@ class ReconfigurationResult:
 
 def _prepare(net: pp.pandapowerNet, profiles: xr.Dataset | None, spec: SwitchableSpec
              ) -> tuple[SwitchingGraph, ACEvaluator]:
-    graph = build_switching_graph(net, spec)
-    demand = bus_demand(net, profiles)
+    model = model_from_pandapower(net, str(net.name or "(unnamed)"))
+    graph = build_switching_graph(model, spec)
+    demand = bus_demand(model, profiles)
     return graph, ACEvaluator(net, graph, demand)
 
 

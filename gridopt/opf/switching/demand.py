@@ -1,5 +1,7 @@
 """Net demand per graph node and period: the static net or bus profiles ``(time, bus)``.
 
+Demand is computed from the one network model's fixed injections (loads, static generators,
+storage, non-slack generators, shunts at 1 pu; :class:`gridopt.network.model.Injections`).
 Profiles are an :class:`xarray.Dataset` with dims ``(time, bus)`` (``bus`` = pandapower bus
 indices), variable ``p_mw`` and optionally ``q_mvar``: the **net consumption** at each listed bus
 (consumption minus production, MW / Mvar; a ``pv_p_mw`` variable, as in the dispatch forecast
@@ -16,17 +18,16 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import pandapower as pp
-import pandas as pd
 import xarray as xr
 
 from gridopt.errors import InputError
 from gridopt.network.case import FloatArray
+from gridopt.network.model import InjectionKind, NetworkModel
 
 logger = logging.getLogger(__name__)
 
 #: Elements replaced at a bus listed in a profile.
-PROFILE_ELEMENTS = ("load", "sgen", "storage")
+PROFILE_KINDS = (InjectionKind.LOAD, InjectionKind.SGEN, InjectionKind.STORAGE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,13 +37,14 @@ class BusDemand:
     Attributes
     ----------
     bus
-        pandapower bus indices (columns of the arrays).
+        Bus rows of the model (columns of the arrays).
     p_mw, q_mvar
         Net consumption, shape ``(n_period, n_bus)``.
     period_hours
         Duration of each period in hours (weights of the energy losses).
     profile_buses
-        Buses whose static elements are replaced by the profile (empty for a snapshot).
+        Source bus indices whose static elements are replaced by the profile (empty for a
+        snapshot).
     profile_p_mw, profile_q_mvar
         The profile itself, shape ``(n_period, n_profile_bus)`` (``None`` for a snapshot).
     """
@@ -61,41 +63,16 @@ class BusDemand:
         return int(self.p_mw.shape[0])
 
 
-def _static_by_bus(net: pp.pandapowerNet, bus_index: pd.Index, buses_excluded: set[int]
-                   ) -> tuple[FloatArray, FloatArray]:
-    p = pd.Series(0.0, index=bus_index)
-    q = pd.Series(0.0, index=bus_index)
-
-    def add(table: pd.DataFrame, sign: float, with_q: bool = True, scale: bool = True) -> None:
-        if table is None or not len(table):
-            return
-        t = table[table["in_service"].astype(bool) & ~table["bus"].isin(buses_excluded)]
-        factor = t["scaling"].astype(float) if scale and "scaling" in t else 1.0
-        p.loc[:] += (sign * t["p_mw"].astype(float) * factor).groupby(t["bus"]).sum().reindex(
-            bus_index, fill_value=0.0)
-        if with_q:
-            q.loc[:] += (sign * t["q_mvar"].astype(float) * factor).groupby(t["bus"]).sum(
-            ).reindex(bus_index, fill_value=0.0)
-
-    add(net.load, 1.0)
-    add(net.sgen, -1.0)
-    if "storage" in net:
-        add(net.storage, 1.0)
-    if len(net.gen):
-        gens = net.gen
-        if "slack" in gens:
-            gens = gens[~gens["slack"].astype(bool)]
-        t = gens[gens["in_service"].astype(bool)]
-        p.loc[:] -= (t["p_mw"].astype(float) * t["scaling"].astype(float)).groupby(
-            t["bus"]).sum().reindex(bus_index, fill_value=0.0)
-    if len(net.shunt):
-        t = net.shunt[net.shunt["in_service"].astype(bool)]
-        step = t["step"].astype(float) if "step" in t else 1.0
-        p.loc[:] += (t["p_mw"].astype(float) * step).groupby(t["bus"]).sum().reindex(
-            bus_index, fill_value=0.0)
-        q.loc[:] += (t["q_mvar"].astype(float) * step).groupby(t["bus"]).sum().reindex(
-            bus_index, fill_value=0.0)
-    return p.to_numpy(dtype=float), q.to_numpy(dtype=float)
+def _static_by_bus(model: NetworkModel, excluded_rows: set[int]) -> tuple[FloatArray, FloatArray]:
+    """Fixed injections per bus row; at ``excluded_rows`` loads, sgens and storage are left out
+    (a profile replaces them)."""
+    inj = model.injections
+    keep = np.array([not (int(b) in excluded_rows and k in PROFILE_KINDS)
+                     for b, k in zip(inj.bus, inj.kind, strict=True)], dtype=bool)
+    n = len(model.buses)
+    p = np.bincount(inj.bus[keep], weights=inj.p_mw[keep], minlength=n).astype(float)
+    q = np.bincount(inj.bus[keep], weights=inj.q_mvar[keep], minlength=n).astype(float)
+    return p, q
 
 
 def _period_hours(time: xr.DataArray) -> FloatArray:
@@ -111,15 +88,16 @@ def _period_hours(time: xr.DataArray) -> FloatArray:
     return np.append(step_h, step_h[-1])
 
 
-def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> BusDemand:
-    """Net consumption of every in-service bus, for one snapshot or for each profile period.
+def bus_demand(model: NetworkModel, profiles: xr.Dataset | None = None) -> BusDemand:
+    """Net consumption of every bus row, for one snapshot or for each profile period.
 
     Parameters
     ----------
-    net
-        pandapower network (not modified).
+    model
+        The network model.
     profiles
-        Optional Dataset with ``p_mw`` (and optionally ``q_mvar``) over dims ``(time, bus)``.
+        Optional Dataset with ``p_mw`` (and optionally ``q_mvar``) over dims ``(time, bus)``
+        (``bus``: source bus indices).
 
     Returns
     -------
@@ -130,10 +108,10 @@ def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> Bus
     InputError
         Missing ``p_mw``, wrong dims, unknown buses, or non-finite values.
     """
-    bus_index = net.bus.index
+    rows = tuple(range(len(model.buses)))
     if profiles is None:
-        p, q = _static_by_bus(net, bus_index, set())
-        return BusDemand(tuple(int(b) for b in bus_index), p[None, :], q[None, :], np.ones(1), ())
+        p, q = _static_by_bus(model, set())
+        return BusDemand(rows, p[None, :], q[None, :], np.ones(1), ())
     if "p_mw" not in profiles:
         raise InputError(f"profiles: variable 'p_mw' missing (found {list(profiles.data_vars)}); "
                          "provide net consumption p_mw over dims (time, bus)")
@@ -141,11 +119,14 @@ def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> Bus
     if set(p_da.dims) != {"time", "bus"}:
         raise InputError(f"profiles: p_mw has dims {p_da.dims}; expected ('time', 'bus')")
     prof_buses = [int(b) for b in profiles["bus"].values]
-    unknown = sorted(set(prof_buses) - set(int(b) for b in bus_index))
+    position = model.buses.position()
+    unknown = sorted(b for b in prof_buses if ("bus", b) not in position)
     if unknown:
+        known = [i for t, i in model.buses.ref if t == "bus"]
         raise InputError(f"profiles: buses {unknown[:10]} are not in the network "
-                         f"{net.name or '(unnamed)'} (bus indices {list(bus_index)[:10]}...); "
-                         "the 'bus' coordinate must hold pandapower bus indices")
+                         f"{model.name} (bus indices {known[:10]}...); the 'bus' coordinate must "
+                         "hold pandapower bus indices")
+    cols = [position[("bus", b)] for b in prof_buses]
     p_prof = p_da.transpose("time", "bus").values.astype(float)
     if "pv_p_mw" in profiles:
         # the dispatch forecast contract: PV production listed apart, all of it used here
@@ -154,7 +135,7 @@ def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> Bus
     if "q_mvar" in profiles:
         q_prof = profiles["q_mvar"].transpose("time", "bus").values.astype(float)
     else:
-        tan_phi = _load_tan_phi(net, prof_buses)
+        tan_phi = _load_tan_phi(model, cols)
         q_prof = p_prof * tan_phi[None, :]
         logger.info("profiles carry no q_mvar: reactive demand follows the static loads' power "
                     "factor at each bus")
@@ -164,26 +145,24 @@ def bus_demand(net: pp.pandapowerNet, profiles: xr.Dataset | None = None) -> Bus
             t, b = bad[0]
             raise InputError(f"profiles: {label} is not finite at time index {t}, bus "
                              f"{prof_buses[b]} ({len(bad)} values); fill or drop those periods")
-    excluded = set(prof_buses)
-    p_static, q_static = _static_by_bus(net, bus_index, excluded)
+    p_static, q_static = _static_by_bus(model, set(cols))
     n_t = p_prof.shape[0]
     p = np.tile(p_static, (n_t, 1))
     q = np.tile(q_static, (n_t, 1))
-    pos = {int(b): i for i, b in enumerate(bus_index)}
-    cols = [pos[b] for b in prof_buses]
     p[:, cols] += p_prof
     q[:, cols] += q_prof
     hours = _period_hours(profiles["time"])
     if n_t == 1 and "period_hours" in profiles.attrs:
         hours = np.array([float(profiles.attrs["period_hours"])])
-    return BusDemand(tuple(int(b) for b in bus_index), p, q, hours, tuple(prof_buses), p_prof,
-                     q_prof)
+    return BusDemand(rows, p, q, hours, tuple(prof_buses), p_prof, q_prof)
 
 
-def _load_tan_phi(net: pp.pandapowerNet, buses: list[int]) -> FloatArray:
-    loads = net.load[net.load["in_service"].astype(bool)]
-    p = loads.groupby("bus")["p_mw"].sum().reindex(buses, fill_value=0.0).to_numpy(dtype=float)
-    q = loads.groupby("bus")["q_mvar"].sum().reindex(buses, fill_value=0.0).to_numpy(dtype=float)
+def _load_tan_phi(model: NetworkModel, rows: list[int]) -> FloatArray:
+    inj = model.injections
+    loads = np.array([k is InjectionKind.LOAD for k in inj.kind], dtype=bool)
+    n = len(model.buses)
+    p = np.bincount(inj.bus[loads], weights=inj.p_mw[loads], minlength=n)[rows]
+    q = np.bincount(inj.bus[loads], weights=inj.q_mvar[loads], minlength=n)[rows]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.abs(p) > 0, q / p, 0.0)
 

@@ -26,11 +26,13 @@ Power flow: LinDistFlow with losses in the balances (:func:`declare_power_flow`)
 
     .. math::
         \sum_{e: i \to} P_e + \sum_{e: \to i} (r_e \ell_e - P_e) + p_i = g_i, \qquad
-        v_j = v_i - 2 (r_e P_e + x_e Q_e) + (r_e^2 + x_e^2) \ell_e
+        v_j = v_i / \tau_e^2 - 2 (r_e P_e + x_e Q_e) + (r_e^2 + x_e^2) \ell_e
 
-    with :math:`g_i` free at supply nodes (:math:`v` fixed to the set-point squared) and zero
-    elsewhere. The voltage equation holds exactly on fixed edges and through big-M terms
-    :math:`\pm M_e (1 - \alpha_e)` only on switchable ones; :math:`|P_e|, |Q_e| \le F \alpha_e`.
+    with :math:`\tau_e` the edge's off-nominal tap ratio at :math:`i` (1 for lines, as in the
+    dispatch's LinDistFlow), :math:`g_i` free at supply nodes (:math:`v` fixed to the set-point
+    squared) and zero elsewhere. The voltage equation holds exactly on fixed edges and through
+    big-M terms :math:`\pm M_e (1 - \alpha_e)` only on switchable ones;
+    :math:`|P_e|, |Q_e| \le F \alpha_e`.
 
 Losses: piecewise-linear outer approximation refined by successive linearisation
     (:func:`declare_loss_cuts`). :math:`\ell_e = \ell^P_e + \ell^Q_e` with tangent cuts
@@ -256,15 +258,19 @@ def declare_power_flow(
     m.p_balance = pyo.Constraint(range(n), periods, rule=p_bal)
     m.q_balance = pyo.Constraint(range(n), periods, rule=q_bal)
 
+    inv_tap2 = 1.0 / np.asarray(graph.tap_ratio, dtype=float) ** 2
+
     def drop(m: pyo.ConcreteModel, e: int, t: int) -> pyo.Expression:
         i, j = int(graph.edge_from[e]), int(graph.edge_to[e])
-        return (m.v[j, t] - m.v[i, t] + 2 * (r[e] * m.P[e, t] + x[e] * m.Q[e, t])
+        return (m.v[j, t] - float(inv_tap2[e]) * m.v[i, t]
+                + 2 * (r[e] * m.P[e, t] + x[e] * m.Q[e, t])
                 - (r[e] ** 2 + x[e] ** 2) * (m.lp[e, t] + m.lq[e, t]))
 
     fixed = [e for e in edges if not graph.switchable[e]]
     sw = [e for e in edges if graph.switchable[e]]
     m.v_drop_fixed = pyo.Constraint(fixed, periods, rule=lambda m, e, t: drop(m, e, t) == 0)
-    big_m = {e: (V2_MAX - V2_MIN) + 2 * (abs(r[e]) + abs(x[e])) * flow_max
+    big_m = {e: max(V2_MAX - V2_MIN * inv_tap2[e], V2_MAX * inv_tap2[e] - V2_MIN)
+             + 2 * (abs(r[e]) + abs(x[e])) * flow_max
              + (r[e] ** 2 + x[e] ** 2) * 2 * flow_max**2 for e in sw}
     m.v_drop_up = pyo.Constraint(
         sw, periods, rule=lambda m, e, t: drop(m, e, t) <= big_m[e] * (1 - m.alpha[e]))

@@ -1,18 +1,21 @@
-"""Switchable graph of a pandapower net: nodes, edges, switchable edges and supplies.
+"""Switchable graph of a network: nodes, edges, switchable edges and supplies.
 
-:func:`build_switching_graph` turns a pandapower net into the arrays the reconfiguration MILP and
-the AC local search work on. It never mutates the net.
+:func:`build_switching_graph` is a pure function of the one network model
+(:class:`gridopt.network.model.NetworkModel`): the arrays the reconfiguration MILP and the AC
+local search work on, with the model's branch parameters (series impedance, tap ratio, rating)
+and its switch resolution (:func:`gridopt.network.topology.resolve`), the same as the
+dispatch's view.
 
 Graph model
 -----------
-* **Nodes** are in-service buses. Buses joined by a *closed, non-switchable* bus-bus switch are
-  fused into one node (zero impedance, never opened); open non-switchable bus-bus switches are
-  ignored (they stay open).
-* **Edges** are in-service lines and two-winding transformers, and switchable bus-bus switches
-  (zero impedance). A line or transformer is *switchable* when one of its ``switch`` entries is
-  switchable, or, for a line without switches, when the line itself is listed as switchable (the
-  ties of ``case33bw`` are out-of-service lines). An element held open by a non-switchable open
-  switch, or out of service and not switchable, is no edge.
+* **Nodes** are in-service buses (rows of the model's bus table; three-winding transformer star
+  points included). Buses joined by a *closed, non-switchable* bus-bus switch are fused into one
+  node (never opened); open non-switchable bus-bus switches are ignored (they stay open).
+* **Edges** are in-service lines, transformers (two- and three-winding) and impedances, and
+  switchable bus-bus switches (zero reactance). A line or transformer is *switchable* when one
+  of its ``switch`` entries is switchable, or, for a line without switches, when the line itself
+  is listed as switchable (the ties of ``case33bw`` are out-of-service lines). An element held
+  open by a non-switchable open switch, or out of service and not switchable, is no edge.
 * **Supplies** (roots) are the nodes of in-service ``ext_grid`` entries (and ``gen`` entries with
   ``slack=True``).
 * Buses that no supply can reach even with every switchable edge closed are left out; if any of
@@ -36,14 +39,15 @@ import enum
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import pandapower as pp
-import pandas as pd
 
 from gridopt.errors import InputError
 from gridopt.network.case import BoolArray, FloatArray, IntArray
+from gridopt.network.model import BranchKind, ElementRef, NetworkModel, SwitchKind
+from gridopt.network.topology import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +59,8 @@ class EdgeKind(enum.Enum):
 
     LINE = "line"
     TRAFO = "trafo"
+    TRAFO3W = "trafo3w"
+    IMPEDANCE = "impedance"
     BUS_SWITCH = "switch"
 
 
@@ -88,20 +94,24 @@ class SwitchingGraph:
     base_mva
         Power base of the per-unit impedances (the net's ``sn_mva``).
     node_buses
-        pandapower bus indices fused into each node.
+        Bus rows of the model (:attr:`NetworkModel.buses`) fused into each node.
+    node_bus_ids
+        The same as source bus indices (pandapower ``bus`` index; auxiliary buses left out).
     root_nodes
         Supply nodes (``ext_grid`` or slack ``gen``), unique, sorted.
     root_vm_pu
         Voltage set-point of each supply node.
     vmin_pu, vmax_pu
         Voltage limits of each node (tightest of its buses; 0.9 / 1.1 where the net has none).
-    edge_kind, edge_element
-        Kind and pandapower index (line, trafo or switch index) of each edge.
+    edge_kind, edge_element, edge_ref
+        Kind, source index (line, trafo or switch index) and source element of each edge.
     edge_from, edge_to
         End nodes of each edge.
     r_pu, x_pu
         Series resistance and reactance on ``base_mva`` (shunt admittances are left to the
         AC check).
+    tap_ratio
+        Off-nominal turns ratio at the ``from`` end (1 for lines).
     smax_mva
         Thermal rating (``inf`` when none).
     switchable
@@ -121,16 +131,19 @@ class SwitchingGraph:
     name: str
     base_mva: float
     node_buses: tuple[tuple[int, ...], ...]
+    node_bus_ids: tuple[tuple[int, ...], ...]
     root_nodes: IntArray
     root_vm_pu: FloatArray
     vmin_pu: FloatArray
     vmax_pu: FloatArray
     edge_kind: tuple[EdgeKind, ...]
     edge_element: IntArray
+    edge_ref: tuple[ElementRef, ...]
     edge_from: IntArray
     edge_to: IntArray
     r_pu: FloatArray
     x_pu: FloatArray
+    tap_ratio: FloatArray
     smax_mva: FloatArray
     switchable: BoolArray
     closed0: BoolArray
@@ -150,8 +163,8 @@ class SwitchingGraph:
 
     @property
     def bus_node(self) -> dict[int, int]:
-        """pandapower bus index -> node position (supplied buses only)."""
-        return {bus: node for node, buses in enumerate(self.node_buses) for bus in buses}
+        """Source bus index -> node position (supplied buses only)."""
+        return {bus: node for node, buses in enumerate(self.node_bus_ids) for bus in buses}
 
     def edge_label(self, edge: int) -> str:
         """Human-readable name of an edge, e.g. ``"line 32"``."""
@@ -163,78 +176,155 @@ class SwitchingGraph:
 
 
 class _UnionFind:
-    """Disjoint sets over ``0..n-1`` with path halving."""
-
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
 
-    def find(self, a: int) -> int:
-        while self.parent[a] != a:
-            self.parent[a] = self.parent[self.parent[a]]
-            a = self.parent[a]
-        return a
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
 
     def union(self, a: int, b: int) -> bool:
-        """Join the sets of ``a`` and ``b``; False when they were already one set."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
-        self.parent[rb] = ra
+        self.parent[max(ra, rb)] = min(ra, rb)
         return True
 
 
-def _in_service(table: pd.DataFrame) -> pd.DataFrame:
-    if len(table) == 0:
-        return table
-    return table[table["in_service"].astype(bool)]
+_EDGE_KIND = {BranchKind.LINE: EdgeKind.LINE, BranchKind.TRAFO: EdgeKind.TRAFO,
+              BranchKind.TRAFO3W: EdgeKind.TRAFO3W, BranchKind.IMPEDANCE: EdgeKind.IMPEDANCE,
+              BranchKind.MATPOWER: EdgeKind.LINE}
 
 
-def _check_supported(net: pp.pandapowerNet) -> None:
-    for element in ("trafo3w", "impedance", "ward", "xward", "dcline", "tcsc", "ssc", "vsc"):
-        table = net.get(element)
-        if table is not None and len(table) and bool(table["in_service"].astype(bool).any()):
+def _check_supported(model: NetworkModel) -> None:
+    for k, kind in enumerate(model.branches.kind):
+        if kind is BranchKind.XWARD and model.branches.in_service[k]:
             raise InputError(
-                f"network {net.name or '(unnamed)'}: reconfiguration does not support in-service "
-                f"{element!r} elements ({len(table)} found); take them out of service or model "
-                "them with lines/two-winding transformers"
+                f"network {model.name}: reconfiguration does not support extended wards "
+                f"({model.branches.label(k)}); take them out of service or replace them by a "
+                "load and a generator"
             )
 
 
-def _resolve_switchable(net: pp.pandapowerNet, spec: SwitchableSpec) -> tuple[set[int], set[int]]:
-    """Return the sets of switchable line and switch indices, validated against the net."""
-    switches = net.switch
+def _resolve_switchable(model: NetworkModel, spec: SwitchableSpec
+                        ) -> tuple[set[int], set[int]]:
+    """Switchable branch rows (lines switched through ``in_service``) and switch rows."""
+    sw, br = model.switches, model.branches
+    switch_row = {idx: k for k, (_, idx) in enumerate(sw.ref)}
+    line_row = {idx: k for k, (t, idx) in enumerate(br.ref) if t in ("line", "branch")}
     if spec.switches is None:
-        sw = set(int(i) for i in switches.index[switches["et"].isin(["l", "b"])])
+        switches = {k for k in range(len(sw)) if sw.kind[k] is not SwitchKind.TRAFO}
     else:
-        sw = set(int(i) for i in spec.switches)
-        unknown = sorted(sw - set(int(i) for i in switches.index))
+        unknown = sorted(set(int(i) for i in spec.switches) - set(switch_row))
         if unknown:
             raise InputError(
-                f"network {net.name or '(unnamed)'}: switchable switches {unknown} are not in "
-                f"net.switch (indices {list(switches.index)[:10]}...); pass existing indices"
+                f"network {model.name}: switchable switches {unknown} are not in net.switch "
+                f"(indices {sorted(switch_row)[:10]}...); pass existing indices"
             )
+        switches = {switch_row[int(i)] for i in spec.switches}
     if spec.lines is None:
-        lines = set(int(i) for i in net.line.index) if len(switches) == 0 else set()
+        lines = set(line_row.values()) if len(sw) == 0 else set()
     else:
-        lines = set(int(i) for i in spec.lines)
-        unknown = sorted(lines - set(int(i) for i in net.line.index))
+        unknown = sorted(set(int(i) for i in spec.lines) - set(line_row))
         if unknown:
             raise InputError(
-                f"network {net.name or '(unnamed)'}: switchable lines {unknown} are not in "
-                f"net.line ({len(net.line)} lines); pass existing line indices"
+                f"network {model.name}: switchable lines {unknown} are not in net.line "
+                f"({len(line_row)} lines); pass existing line indices"
             )
-    return lines, sw
+        lines = {line_row[int(i)] for i in spec.lines}
+    return lines, switches
+
+
+@dataclass
+class _Edges:
+    """Edges over bus rows while the graph is assembled."""
+
+    kind: list[EdgeKind] = field(default_factory=list)
+    element: list[int] = field(default_factory=list)
+    ref: list[ElementRef] = field(default_factory=list)
+    ends: list[tuple[int, int]] = field(default_factory=list)
+    r: list[float] = field(default_factory=list)
+    x: list[float] = field(default_factory=list)
+    tap: list[float] = field(default_factory=list)
+    smax: list[float] = field(default_factory=list)
+    switchable: list[bool] = field(default_factory=list)
+    closed: list[bool] = field(default_factory=list)
+    switches: list[tuple[int, ...]] = field(default_factory=list)
+
+
+def _branch_edges(model: NetworkModel, lines_sw: set[int], switches_sw: set[int],
+                  edges: _Edges) -> None:
+    """Lines, transformers and impedances as edges (the rules of the module docstring)."""
+    br, sw, on_bus = model.branches, model.switches, model.buses.in_service
+    own: dict[int, list[int]] = {}
+    for k in range(len(sw)):
+        if sw.kind[k] is not SwitchKind.BUS:
+            own.setdefault(int(sw.branch[k]), []).append(k)
+    for k in range(len(br)):
+        kind = br.kind[k]
+        if kind is BranchKind.XWARD or not (on_bus[br.from_bus[k]] and on_bus[br.to_bus[k]]):
+            continue
+        mine = own.get(k, [])
+        mine_sw = [s for s in mine if s in switches_sw]
+        if any(not sw.closed[s] for s in mine if s not in switches_sw):
+            continue  # held open by a switch that may not be operated
+        in_service = bool(br.in_service[k])
+        if mine_sw:
+            if not in_service and k not in lines_sw:
+                continue
+            switchable, closed = True, in_service and all(bool(sw.closed[s]) for s in mine_sw)
+        elif k in lines_sw:
+            switchable, closed = True, in_service
+        else:
+            if not in_service:
+                continue
+            switchable, closed = False, True
+        edges.kind.append(_EDGE_KIND[kind])
+        edges.element.append(int(br.ref[k][1]))
+        edges.ref.append(br.ref[k])
+        edges.ends.append((int(br.from_bus[k]), int(br.to_bus[k])))
+        edges.r.append(float(br.r_pu[k]))
+        edges.x.append(float(br.x_pu[k]))
+        edges.tap.append(float(br.tap_ratio[k]))
+        edges.smax.append(float(br.rate_mva[k]))
+        edges.switchable.append(switchable)
+        edges.closed.append(closed)
+        edges.switches.append(tuple(int(sw.ref[s][1]) for s in mine_sw))
+
+
+def _switch_edges(model: NetworkModel, switches_sw: set[int], edges: _Edges) -> None:
+    """Operable bus-bus switches as zero-reactance edges."""
+    sw, on_bus = model.switches, model.buses.in_service
+    for k in sorted(switches_sw):
+        if sw.kind[k] is not SwitchKind.BUS:
+            continue
+        a, b = int(sw.bus[k]), int(sw.other_bus[k])
+        if not (on_bus[a] and on_bus[b]):
+            continue
+        edges.kind.append(EdgeKind.BUS_SWITCH)
+        edges.element.append(int(sw.ref[k][1]))
+        edges.ref.append(sw.ref[k])
+        edges.ends.append((a, b))
+        edges.r.append(float(sw.r_pu[k]))
+        edges.x.append(0.0)
+        edges.tap.append(1.0)
+        edges.smax.append(math.inf)
+        edges.switchable.append(True)
+        edges.closed.append(bool(sw.closed[k]))
+        edges.switches.append((int(sw.ref[k][1]),))
 
 
 def build_switching_graph(
-    net: pp.pandapowerNet, spec: SwitchableSpec | None = None
+    model: NetworkModel, spec: SwitchableSpec | None = None
 ) -> SwitchingGraph:
-    """Build the reconfiguration graph of ``net`` (which is not modified).
+    """Build the reconfiguration graph of a network model (a pure function of it).
 
     Parameters
     ----------
-    net
-        pandapower network.
+    model
+        The one network model (:attr:`gridopt.network.load.LoadedNetwork.model`).
     spec
         Which elements may change; defaults described in the module docstring.
 
@@ -250,205 +340,84 @@ def build_switching_graph(
         configuration exists.
     """
     spec = spec or SwitchableSpec()
-    name = str(net.name or "(unnamed)")
-    _check_supported(net)
-    lines_sw, switches_sw = _resolve_switchable(net, spec)
-    base_mva = float(net.sn_mva)
-
-    buses = _in_service(net.bus)
-    bus_ids = [int(b) for b in buses.index]
-    bus_pos = {b: i for i, b in enumerate(bus_ids)}
-    uf = _UnionFind(len(bus_ids))
-    switches = net.switch
-
-    # closed non-switchable bus-bus switches fuse buses
-    for idx, row in switches.iterrows():
-        if row["et"] != "b" or int(idx) in switches_sw or not bool(row["closed"]):
-            continue
-        a, b = int(row["bus"]), int(row["element"])
-        if a in bus_pos and b in bus_pos:
-            uf.union(bus_pos[a], bus_pos[b])
-
-    # raw edges over bus positions
-    kinds: list[EdgeKind] = []
-    elements: list[int] = []
-    ends: list[tuple[int, int]] = []
-    r_list: list[float] = []
-    x_list: list[float] = []
-    s_list: list[float] = []
-    sw_flags: list[bool] = []
-    closed_flags: list[bool] = []
-    sw_lists: list[tuple[int, ...]] = []
-
-    def element_switches(et: str, element: int) -> pd.DataFrame:
-        return switches[(switches["et"] == et) & (switches["element"] == element)]
-
-    for idx, row in net.line.iterrows():
-        line = int(idx)
-        fb, tb = int(row["from_bus"]), int(row["to_bus"])
-        if fb not in bus_pos or tb not in bus_pos:
-            continue
-        own = element_switches("l", line)
-        own_sw = tuple(int(i) for i in own.index if int(i) in switches_sw)
-        fixed_open = bool((~own["closed"].astype(bool) & ~own.index.isin(list(own_sw))).any())
-        in_service = bool(row["in_service"])
-        if fixed_open:
-            continue
-        if len(own) and own_sw:
-            if not in_service and line not in lines_sw:
-                continue
-            switchable = True
-            closed = in_service and bool(own.loc[list(own_sw), "closed"].astype(bool).all())
-        elif line in lines_sw:
-            switchable, closed = True, in_service
-        else:
-            if not in_service:
-                continue
-            switchable, closed = False, True
-        vn_kv = float(net.bus.at[fb, "vn_kv"])
-        z_base = vn_kv**2 / base_mva
-        parallel = float(row.get("parallel", 1) or 1)
-        length = float(row["length_km"])
-        r_list.append(float(row["r_ohm_per_km"]) * length / parallel / z_base)
-        x_list.append(float(row["x_ohm_per_km"]) * length / parallel / z_base)
-        max_i = float(row["max_i_ka"]) * float(row.get("df", 1.0) or 1.0) * parallel
-        loading = float(row.get("max_loading_percent", 100.0))
-        loading = 100.0 if not math.isfinite(loading) else loading
-        smax = SQRT3 * vn_kv * max_i * loading / 100.0
-        s_list.append(smax if max_i < 9e4 else math.inf)
-        kinds.append(EdgeKind.LINE)
-        elements.append(line)
-        ends.append((bus_pos[fb], bus_pos[tb]))
-        sw_flags.append(switchable)
-        closed_flags.append(closed)
-        sw_lists.append(own_sw)
-
-    for idx, row in net.trafo.iterrows():
-        trafo = int(idx)
-        hv, lv = int(row["hv_bus"]), int(row["lv_bus"])
-        if not bool(row["in_service"]) or hv not in bus_pos or lv not in bus_pos:
-            continue
-        own = element_switches("t", trafo)
-        own_sw = tuple(int(i) for i in own.index if int(i) in switches_sw)
-        if bool((~own["closed"].astype(bool) & ~own.index.isin(list(own_sw))).any()):
-            continue
-        closed = bool(own.loc[list(own_sw), "closed"].astype(bool).all()) if own_sw else True
-        parallel = float(row.get("parallel", 1) or 1)
-        scale = base_mva / float(row["sn_mva"]) / parallel
-        z = float(row["vk_percent"]) / 100.0 * scale
-        r = float(row["vkr_percent"]) / 100.0 * scale
-        loading = float(row.get("max_loading_percent", 100.0))
-        loading = 100.0 if not math.isfinite(loading) else loading
-        kinds.append(EdgeKind.TRAFO)
-        elements.append(trafo)
-        ends.append((bus_pos[hv], bus_pos[lv]))
-        r_list.append(r)
-        x_list.append(math.sqrt(max(z * z - r * r, 0.0)))
-        s_list.append(float(row["sn_mva"]) * parallel * loading / 100.0)
-        sw_flags.append(bool(own_sw))
-        closed_flags.append(closed)
-        sw_lists.append(own_sw)
-
-    for idx, row in switches.iterrows():
-        if row["et"] != "b" or int(idx) not in switches_sw:
-            continue
-        a, b = int(row["bus"]), int(row["element"])
-        if a not in bus_pos or b not in bus_pos:
-            continue
-        z_ohm = float(row.get("z_ohm", 0.0) or 0.0)
-        vn_kv = float(net.bus.at[a, "vn_kv"])
-        kinds.append(EdgeKind.BUS_SWITCH)
-        elements.append(int(idx))
-        ends.append((bus_pos[a], bus_pos[b]))
-        r_list.append(z_ohm / (vn_kv**2 / base_mva))
-        x_list.append(0.0)
-        s_list.append(math.inf)
-        sw_flags.append(True)
-        closed_flags.append(bool(row["closed"]))
-        sw_lists.append((int(idx),))
-
-    # supplies
-    root_bus_vm: dict[int, float] = {}
-    for _, row in _in_service(net.ext_grid).iterrows():
-        if int(row["bus"]) in bus_pos:
-            root_bus_vm[int(row["bus"])] = float(row["vm_pu"])
-    gens = _in_service(net.gen)
-    if len(gens) and "slack" in gens:
-        for _, row in gens[gens["slack"].astype(bool)].iterrows():
-            if int(row["bus"]) in bus_pos:
-                root_bus_vm[int(row["bus"])] = float(row["vm_pu"])
-    if not root_bus_vm:
+    name = model.name
+    _check_supported(model)
+    lines_sw, switches_sw = _resolve_switchable(model, spec)
+    sw = model.switches
+    fixed_closed_bus = np.array([sw.kind[k] is SwitchKind.BUS and k not in switches_sw
+                                 for k in range(len(sw))], dtype=bool)
+    topo = resolve(model, fuse=fixed_closed_bus)
+    edges = _Edges()
+    _branch_edges(model, lines_sw, switches_sw, edges)
+    _switch_edges(model, switches_sw, edges)
+    if len(model.supplies) == 0:
         raise InputError(
             f"network {name}: no in-service ext_grid (or slack gen) on an in-service bus; add "
             "the supply point with pandapower.create_ext_grid"
         )
-
-    # fused groups -> reachable nodes
-    group = [uf.find(i) for i in range(len(bus_ids))]
-    reach = _UnionFind(len(bus_ids))
-    for a, b in ends:
-        reach.union(group[a], group[b])
-    root_groups = {reach.find(group[bus_pos[b]]) for b in root_bus_vm}
-    supplied = [reach.find(group[i]) in root_groups for i in range(len(bus_ids))]
-    unsupplied = [bus_ids[i] for i in range(len(bus_ids)) if not supplied[i]]
-    _check_islands(net, unsupplied, name)
-
-    group_ids = sorted({group[i] for i in range(len(bus_ids)) if supplied[i]})
-    node_of_group = {g: n for n, g in enumerate(group_ids)}
-    node_buses_l: list[list[int]] = [[] for _ in group_ids]
-    for i, b in enumerate(bus_ids):
-        if supplied[i]:
-            node_buses_l[node_of_group[group[i]]].append(b)
-    node_of_bus = {b: node_of_group[group[bus_pos[b]]] for b in bus_ids if supplied[bus_pos[b]]}
-
-    keep = [supplied[a] and supplied[b] for a, b in ends]
-    e_from = np.array([node_of_group[group[a]] for (a, _), k in zip(ends, keep, strict=True) if k],
+    group = topo.node_of_bus
+    reach = _UnionFind(max(topo.n_node, 1))
+    for a, b in edges.ends:
+        reach.union(int(group[a]), int(group[b]))
+    root_groups = {reach.find(int(group[b])) for b in model.supplies.bus}
+    supplied_group = np.array([reach.find(g) in root_groups for g in range(topo.n_node)])
+    on = group >= 0
+    unsupplied = [int(b) for b in np.flatnonzero(on) if not supplied_group[group[b]]]
+    _check_islands(model, unsupplied)
+    groups = np.flatnonzero(supplied_group)
+    node_of_group = np.full(topo.n_node, -1, dtype=np.int64)
+    node_of_group[groups] = np.arange(groups.size)
+    node_of_bus = np.where(on, node_of_group[np.maximum(group, 0)], -1)
+    members = [[int(b) for b in np.flatnonzero(node_of_bus == n)] for n in range(groups.size)]
+    keep = [bool(node_of_bus[a] >= 0 and node_of_bus[b] >= 0) for a, b in edges.ends]
+    e_from = np.array([node_of_bus[a] for (a, _), k in zip(edges.ends, keep, strict=True) if k],
                       dtype=np.int64)
-    e_to = np.array([node_of_group[group[b]] for (_, b), k in zip(ends, keep, strict=True) if k],
+    e_to = np.array([node_of_bus[b] for (_, b), k in zip(edges.ends, keep, strict=True) if k],
                     dtype=np.int64)
 
-    def sel(values: Sequence[object]) -> list[object]:
+    def sel(values: Sequence[Any]) -> list[Any]:
         return [v for v, k in zip(values, keep, strict=True) if k]
 
-    n_node = len(group_ids)
-    vmin = np.full(n_node, -np.inf)
-    vmax = np.full(n_node, np.inf)
-    for b, n in node_of_bus.items():
-        lo = float(net.bus.at[b, "min_vm_pu"]) if "min_vm_pu" in net.bus else math.nan
-        hi = float(net.bus.at[b, "max_vm_pu"]) if "max_vm_pu" in net.bus else math.nan
-        vmin[n] = max(vmin[n], lo if math.isfinite(lo) else 0.9)
-        vmax[n] = min(vmax[n], hi if math.isfinite(hi) else 1.1)
-
-    roots = sorted({node_of_bus[b] for b in root_bus_vm})
-    root_vm = np.array(
-        [next(vm for b, vm in root_bus_vm.items() if node_of_bus[b] == r) for r in roots]
-    )
-
+    n_node = groups.size
+    lo = np.where(np.isfinite(model.buses.vmin_pu), model.buses.vmin_pu, 0.9)
+    hi = np.where(np.isfinite(model.buses.vmax_pu), model.buses.vmax_pu, 1.1)
+    vmin, vmax = np.full(n_node, -np.inf), np.full(n_node, np.inf)
+    live = node_of_bus >= 0
+    np.maximum.at(vmin, node_of_bus[live], lo[live])
+    np.minimum.at(vmax, node_of_bus[live], hi[live])
+    root_vm: dict[int, float] = {}
+    for b, vm in zip(model.supplies.bus, model.supplies.vm_pu, strict=True):
+        root_vm.setdefault(int(node_of_bus[b]), float(vm))
+    roots = sorted(root_vm)
     graph = SwitchingGraph(
         name=name,
-        base_mva=base_mva,
-        node_buses=tuple(tuple(nb) for nb in node_buses_l),
+        base_mva=model.base_mva,
+        node_buses=tuple(tuple(m) for m in members),
+        node_bus_ids=tuple(tuple(int(model.buses.ref[b][1]) for b in m
+                                 if model.buses.ref[b][0] == "bus") for m in members),
         root_nodes=_ro(np.array(roots, dtype=np.int64)),
-        root_vm_pu=_ro(root_vm.astype(np.float64)),
+        root_vm_pu=_ro(np.array([root_vm[r] for r in roots], dtype=np.float64)),
         vmin_pu=_ro(vmin),
         vmax_pu=_ro(vmax),
-        edge_kind=tuple(k for k in sel(kinds)),  # type: ignore[misc]
-        edge_element=_ro(np.array(sel(elements), dtype=np.int64)),
+        edge_kind=tuple(sel(edges.kind)),
+        edge_element=_ro(np.array(sel(edges.element), dtype=np.int64)),
+        edge_ref=tuple(sel(edges.ref)),
         edge_from=_ro(e_from),
         edge_to=_ro(e_to),
-        r_pu=_ro(np.array(sel(r_list), dtype=np.float64)),
-        x_pu=_ro(np.array(sel(x_list), dtype=np.float64)),
-        smax_mva=_ro(np.array(sel(s_list), dtype=np.float64)),
-        switchable=_ro(np.array(sel(sw_flags), dtype=bool)),
-        closed0=_ro(np.array(sel(closed_flags), dtype=bool)),
-        edge_switches=tuple(sel(sw_lists)),  # type: ignore[arg-type]
-        unsupplied_buses=tuple(unsupplied),
+        r_pu=_ro(np.array(sel(edges.r), dtype=np.float64)),
+        x_pu=_ro(np.array(sel(edges.x), dtype=np.float64)),
+        tap_ratio=_ro(np.array(sel(edges.tap), dtype=np.float64)),
+        smax_mva=_ro(np.array(sel(edges.smax), dtype=np.float64)),
+        switchable=_ro(np.array(sel(edges.switchable), dtype=bool)),
+        closed0=_ro(np.array(sel(edges.closed), dtype=bool)),
+        edge_switches=tuple(sel(edges.switches)),
+        unsupplied_buses=tuple(int(model.buses.ref[b][1]) for b in unsupplied),
         must_close=_ro(_bridges(n_node, e_from, e_to, np.array(roots, dtype=np.int64))),
     )
     _check_radialisable(graph)
     if unsupplied:
         logger.info("network %s: buses %s cannot be supplied (no load, no generation); they stay "
-                    "de-energised", name, unsupplied)
+                    "de-energised", name, list(graph.unsupplied_buses))
     return graph
 
 
@@ -476,23 +445,20 @@ def _ro(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _check_islands(net: pp.pandapowerNet, unsupplied: list[int], name: str) -> None:
+def _check_islands(model: NetworkModel, unsupplied: list[int]) -> None:
     """Raise when a bus no supply can reach carries demand or generation."""
     if not unsupplied:
         return
-    bad: list[str] = []
+    inj = model.injections
     unsup = set(unsupplied)
-    for element in ("load", "sgen", "storage", "gen"):
-        table = _in_service(net[element]) if element in net else None
-        if table is None or not len(table):
-            continue
-        hit = table[table["bus"].isin(unsup) & (table["p_mw"].abs() > 0)]
-        bad.extend(f"{element} {int(i)} at bus {int(b)}" for i, b in hit["bus"].items())
+    bad = [f"{t} {i} at {model.buses.name[int(b)]}" for (t, i), b, p in
+           zip(inj.ref, inj.bus, inj.p_mw, strict=True) if int(b) in unsup and abs(p) > 0]
     if bad:
         shown = ", ".join(bad[:8]) + (" ..." if len(bad) > 8 else "")
+        ids = [model.buses.name[b] for b in unsupplied[:12]]
         raise InputError(
-            f"network {name}: island without supply: {shown} cannot be reached from any ext_grid "
-            f"even with every switchable element closed (unsupplied buses {unsupplied[:12]}); "
+            f"network {model.name}: island without supply: {shown} cannot be reached from any "
+            f"ext_grid even with every switchable element closed (unsupplied buses {ids}); "
             "connect the island, add a supply, or take those elements out of service"
         )
 
@@ -563,8 +529,9 @@ def is_radial(graph: SwitchingGraph, closed: BoolArray) -> bool:
 
     Examples
     --------
-    >>> import numpy as np, pandapower.networks as pn
-    >>> graph = build_switching_graph(pn.case33bw())  # 33 buses, 32 lines + 5 tie lines
+    >>> import numpy as np
+    >>> from gridopt.network.load import load_network
+    >>> graph = build_switching_graph(load_network("case33bw").model)  # 32 lines + 5 ties
     >>> graph.n_node, graph.n_edge, graph.n_tree_edges()
     (33, 37, 32)
     >>> is_radial(graph, graph.closed0)               # the ties open, as Baran & Wu give it

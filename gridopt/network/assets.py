@@ -1,9 +1,10 @@
 """Declarations of the controllable assets a dispatch may use.
 
 Each asset kind is a frozen dataclass whose fields carry their unit in the name. Assets come from
-the pandapower net (``storage`` rows, ``sgen`` and ``load`` rows with ``controllable = True``,
-``gen`` rows and the ``ext_grid`` limits) or from a TOML asset file read with :mod:`tomllib`;
-:func:`merge_assets` combines both, the file overriding net assets of the same name.
+the source network (for pandapower: ``storage`` rows, ``sgen`` and ``load`` rows with
+``controllable = True``, ``gen`` rows and the ``ext_grid`` limits; read by
+:func:`gridopt.network.pandapower_model.assets_from_net`) or from a TOML asset file read with
+:mod:`tomllib`; :func:`merge_assets` combines both, the file overriding assets of the same name.
 
 TOML layout (every table optional)::
 
@@ -59,9 +60,6 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-import pandapower as pp
-import pandas as pd
 
 from gridopt.errors import InputError
 
@@ -214,122 +212,6 @@ def validate_assets(assets: Assets, bus_ids: set[int], where: str) -> None:
     for f in assets.flexible_load:
         if f.p_increase_max_mw < 0 or f.p_decrease_max_mw < 0:
             raise InputError(f"{where}: flexible load {f.name!r}: shift limits must be >= 0")
-
-
-def _num(row: Mapping[str, Any], key: str, default: float) -> float:
-    value = row.get(key, default)
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return default
-    return default if math.isnan(out) else out
-
-
-def _controllable_rows(table: pd.DataFrame) -> list[tuple[Any, pd.Series]]:
-    """In-service rows whose ``controllable`` flag is True (none without the column)."""
-    if "controllable" not in table.columns:
-        return []
-    return [
-        (idx, row) for idx, row in table.iterrows()
-        if bool(row.get("in_service", True)) and row.get("controllable") is True
-    ]
-
-
-def assets_from_net(net: pp.pandapowerNet) -> Assets:
-    """Read the controllable assets declared in a pandapower net (the net is not modified).
-
-    * ``storage`` rows in service: charge and discharge limits from ``max_p_mw`` / ``-min_p_mw``
-      (else ``sn_mva``, else ``|p_mw|``), capacity ``max_e_mwh``, minimum ``min_e_mwh``,
-      initial state ``soc_percent``, efficiency 0.95, inverter rating ``sn_mva`` when set.
-    * ``sgen`` rows with ``controllable = True``: curtailable PV rated ``p_mw`` (or ``max_p_mw``).
-    * ``load`` rows with ``controllable = True``: flexible load that may move between
-      ``min_p_mw`` and ``max_p_mw`` around ``p_mw`` over the whole horizon.
-    * ``gen`` rows in service: generators with ``min_p_mw``/``max_p_mw`` and the linear
-      ``poly_cost`` coefficient ``cp1_eur_per_mw`` when present.
-    * ``ext_grid``: ``max_p_mw`` / ``min_p_mw`` / ``max_q_mvar`` as grid-connection limits.
-    """
-    storage = []
-    for idx, row in net.storage.iterrows():
-        if not bool(row.get("in_service", True)):
-            continue
-        cap = _num(row, "max_e_mwh", math.nan)
-        if not cap > 0:
-            raise InputError(
-                f"pandapower storage {idx} ({row.get('name')!r}) has no positive max_e_mwh; "
-                "set its "
-                "energy capacity"
-            )
-        sn = _num(row, "sn_mva", 0.0)
-        p_default = sn if sn > 0 else abs(_num(row, "p_mw", 0.0))
-        p_ch = _num(row, "max_p_mw", p_default)
-        p_dis = -_num(row, "min_p_mw", -p_default)
-        soc_min = 100.0 * _num(row, "min_e_mwh", 0.0) / cap
-        soc0 = min(max(_num(row, "soc_percent", 50.0), soc_min), 100.0)
-        storage.append(
-            Storage(
-                name=str(row["name"]) if row.get("name") else f"storage {idx}",
-                bus=int(row["bus"]),
-                p_charge_max_mw=p_ch,
-                p_discharge_max_mw=p_dis,
-                energy_capacity_mwh=cap,
-                soc_initial_percent=soc0,
-                soc_min_percent=soc_min,
-                s_max_mva=sn if sn > 0 else None,
-            )
-        )
-    pv = []
-    for idx, row in _controllable_rows(net.sgen):
-        sn = _num(row, "sn_mva", 0.0)
-        pv.append(
-            CurtailablePV(
-                name=str(row["name"]) if row.get("name") else f"sgen {idx}",
-                bus=int(row["bus"]),
-                p_rated_mw=_num(row, "max_p_mw", _num(row, "p_mw", 0.0)),
-                s_max_mva=sn if sn > 0 else None,
-            )
-        )
-    flex = []
-    for idx, row in _controllable_rows(net.load):
-        p = _num(row, "p_mw", 0.0)
-        flex.append(
-            FlexibleLoad(
-                name=str(row["name"]) if row.get("name") else f"load {idx}",
-                bus=int(row["bus"]),
-                p_increase_max_mw=max(_num(row, "max_p_mw", p) - p, 0.0),
-                p_decrease_max_mw=max(p - _num(row, "min_p_mw", p), 0.0),
-            )
-        )
-    gens = []
-    costs: dict[int, float] = {}
-    if len(net.poly_cost):
-        for _, row in net.poly_cost.iterrows():
-            if row["et"] == "gen":
-                costs[int(row["element"])] = _num(row, "cp1_eur_per_mw", 0.0)
-    for idx, row in net.gen.iterrows():
-        if not bool(row.get("in_service", True)):
-            continue
-        p = _num(row, "p_mw", 0.0)
-        gens.append(
-            Generator(
-                name=str(row["name"]) if row.get("name") else f"gen {idx}",
-                bus=int(row["bus"]),
-                p_min_mw=_num(row, "min_p_mw", 0.0),
-                p_max_mw=_num(row, "max_p_mw", p),
-                q_min_mvar=_num(row, "min_q_mvar", 0.0),
-                q_max_mvar=_num(row, "max_q_mvar", 0.0),
-                cost_per_mwh=costs.get(int(idx), 0.0),
-            )
-        )
-    grid = GridConnection()
-    eg = net.ext_grid[net.ext_grid.in_service.astype(bool)]
-    if len(eg) == 1:
-        row = eg.iloc[0]
-        grid = GridConnection(
-            p_import_max_mw=_num(row, "max_p_mw", math.inf),
-            p_export_max_mw=-_num(row, "min_p_mw", -math.inf),
-            q_abs_max_mvar=_num(row, "max_q_mvar", math.inf),
-        )
-    return Assets(tuple(storage), tuple(pv), tuple(flex), tuple(gens), grid)
 
 
 _KINDS: dict[str, type] = {
