@@ -21,14 +21,9 @@ from pathlib import Path
 import pandapower as pp
 import pandapower.networks as pn
 
-from gridopt.opf.switching import (
-    MilpOptions,
-    ReconfigurationResult,
-    ReconfigureOptions,
-    branch_exchange_heuristic,
-    reconfigure,
-)
-from gridopt.opf.switching.acsearch import NUMBA
+from gridopt.opf.switching import MilpOptions, ReconfigurationResult, ReconfigureOptions
+from gridopt.validate.switching import NUMBA
+from gridopt.workflows.reconfigure import branch_exchange_heuristic, reconfigure
 
 
 def _row(name: str, method: str, r: ReconfigurationResult) -> str:

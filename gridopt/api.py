@@ -141,7 +141,7 @@ def reconfigure(
     ``.summary()`` the figures).
     """
     from gridopt.opf.switching import ReconfigureOptions
-    from gridopt.opf.switching import reconfigure as _reconfigure
+    from gridopt.workflows.reconfigure import reconfigure as _reconfigure
 
     data = dispatch_input(profiles) if profiles is not None else None
     return _reconfigure(net, data, ReconfigureOptions(max_switching=max_switching,

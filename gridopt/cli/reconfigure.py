@@ -70,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     context = {"network": args.network}
 
     def body() -> int:
-        from gridopt.opf.switching import ReconfigureOptions, SwitchableSpec
-        from gridopt.workflows.reconfigure import run_reconfigure
+        from gridopt.workflows.reconfigure import (
+            ReconfigureOptions,
+            SwitchableSpec,
+            run_reconfigure,
+        )
 
         options = ReconfigureOptions(
             switchable=SwitchableSpec(lines=args.switchable_lines,

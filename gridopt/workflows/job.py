@@ -9,7 +9,7 @@ into an existing layer:
    the next ``horizon_steps`` intervals from :func:`gridopt.forecast.predict`, mapped onto
    buses with :func:`gridopt.forecast.to_bus_demand`, scored against the readings of the
    horizon when they are known;
-3. **reconfigure** (optional) :func:`gridopt.opf.switching.reconfigure` on the bus forecast
+3. **reconfigure** (optional) :func:`gridopt.workflows.reconfigure.reconfigure` on the bus forecast
    averaged into ``[reconfigure] periods`` blocks;
 4. **dispatch** :class:`gridopt.workflows.dispatch.Dispatcher` on the (reconfigured) network:
    LP with successive loss linearisation, every period checked by ``pandapower.runpp``,
@@ -519,7 +519,8 @@ def _run_stages(
     reconf = None
     net_dispatched = net
     if cfg.reconfigure.enabled:
-        from gridopt.opf.switching import MilpOptions, ReconfigureOptions, reconfigure
+        from gridopt.opf.switching import MilpOptions, ReconfigureOptions
+        from gridopt.workflows.reconfigure import reconfigure
 
         rs = cfg.reconfigure
         say(f"reconfigure: MILP over {rs.periods} block(s) + AC branch exchange")

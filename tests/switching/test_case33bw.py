@@ -8,7 +8,8 @@ import pandapower as pp
 import pandapower.networks as pn
 import pytest
 
-from gridopt.opf.switching import ReconfigurationResult, reconfigure
+from gridopt.workflows.reconfigure import NetReconfiguration as ReconfigurationResult
+from gridopt.workflows.reconfigure import reconfigure
 from tests.switching.conftest import assert_radial_and_connected
 
 

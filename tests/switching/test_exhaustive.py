@@ -6,7 +6,8 @@ import numpy as np
 import pandapower as pp
 import pytest
 
-from gridopt.opf.switching import ReconfigureOptions, reconfigure
+from gridopt.opf.switching import ReconfigureOptions
+from gridopt.workflows.reconfigure import reconfigure
 from tests.switching.conftest import (
     assert_radial_and_connected,
     exhaustive_optimum,

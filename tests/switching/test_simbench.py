@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import simbench as sb
 
-from gridopt.opf.switching import MilpOptions, ReconfigureOptions, reconfigure
+from gridopt.opf.switching import MilpOptions, ReconfigureOptions
+from gridopt.workflows.reconfigure import reconfigure
 from tests.switching.conftest import assert_radial_and_connected
 
 

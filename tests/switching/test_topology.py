@@ -11,8 +11,8 @@ from gridopt.opf.switching import (
     ReconfigureOptions,
     SwitchableSpec,
     build_switching_graph,
-    reconfigure,
 )
+from gridopt.workflows.reconfigure import reconfigure
 from tests.switching.conftest import assert_radial_and_connected, random_meshed_net
 
 

@@ -1,6 +1,8 @@
-"""Loss-minimising network reconfiguration (switching) of pandapower networks.
+"""Loss-minimising network reconfiguration (switching) on the network model.
 
-See :func:`reconfigure` and ``docs/reconfiguration.md``.
+The algorithm (:func:`reconfigure`) takes a network model and a configuration evaluator; for a
+pandapower net use :func:`gridopt.workflows.reconfigure.reconfigure`. See
+``docs/reconfiguration.md``.
 """
 
 from gridopt.opf.switching.core import (

@@ -1,13 +1,16 @@
-"""Loss-minimising radial reconfiguration of a pandapower net: MILP, AC check, local search.
+"""Loss-minimising radial reconfiguration: MILP, AC check, local search.
 
-Pipeline of :func:`reconfigure`:
+The algorithm works on the switching graph of the one network model and judges configurations
+through a :class:`~gridopt.opf.switching.evaluation.ConfigurationEvaluator` (pandapower's power
+flow, :mod:`gridopt.validate.switching`); :mod:`gridopt.workflows.reconfigure` wires the two for
+a pandapower net. Pipeline of :func:`reconfigure`:
 
 1. :func:`~gridopt.opf.switching.topology.build_switching_graph`: switchable graph, input checks
    (island without supply, fixed loops -> :class:`~gridopt.errors.InputError`).
 2. :func:`~gridopt.opf.switching.milp.solve_reconfiguration`: one radial configuration
    minimising the LinDistFlow energy losses over all periods (HiGHS).
-3. :func:`~gridopt.opf.switching.acsearch.branch_exchange` from the MILP's configuration with
-   ``pandapower.runpp``: the answer is AC-optimal among its branch-exchange neighbours.
+3. :func:`~gridopt.opf.switching.exchange.branch_exchange` from the MILP's configuration, by AC
+   power flows: the answer is AC-optimal among its branch-exchange neighbours.
 
 :func:`branch_exchange_heuristic` runs step 3 alone from the present configuration (the way
 users solve the problem today); the benchmark compares both.
@@ -15,35 +18,27 @@ users solve the problem today); the benchmark compares both.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandapower as pp
-import xarray as xr
 
 from gridopt.errors import InputError
 from gridopt.network.case import BoolArray
-from gridopt.network.pandapower_model import model_from_pandapower
-from gridopt.opf.switching.acsearch import (
+from gridopt.network.model import NetworkModel
+from gridopt.network.topology import Configuration
+from gridopt.opf.switching.demand import node_demand
+from gridopt.opf.switching.evaluation import (
     ACEvaluation,
-    ACEvaluator,
-    apply_configuration,
-    branch_exchange,
+    ConfigurationEvaluator,
+    configuration_of,
     open_elements,
-    switching_operations,
 )
-from gridopt.opf.switching.demand import bus_demand, node_demand
+from gridopt.opf.switching.exchange import branch_exchange, switching_operations
 from gridopt.opf.switching.milp import MilpOptions, MilpResult, solve_reconfiguration
-from gridopt.opf.switching.topology import (
-    SwitchableSpec,
-    SwitchingGraph,
-    build_switching_graph,
-    is_radial,
-)
+from gridopt.opf.switching.topology import SwitchableSpec, SwitchingGraph, is_radial
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +74,8 @@ class ReconfigurationResult:
 
     Attributes
     ----------
-    net
-        Deep copy of the input net with the chosen configuration applied.
+    configuration
+        The chosen switch states and branch statuses of the network model.
     graph
         Switching graph the optimisation worked on.
     closed
@@ -101,12 +96,12 @@ class ReconfigurationResult:
     seconds, milp_seconds, ac_seconds
         Wall time in total, in the MILP (build and solve) and in AC power flows.
     power_flows
-        Number of ``pandapower.runpp`` calls.
+        Number of AC power flows run.
     exchanges
         Improving branch exchanges made by the local search.
     """
 
-    net: pp.pandapowerNet
+    configuration: Configuration
     graph: SwitchingGraph
     closed: BoolArray
     open_lines: tuple[int, ...]
@@ -169,17 +164,9 @@ class ReconfigurationResult:
         }
 
 
-def _prepare(net: pp.pandapowerNet, profiles: xr.Dataset | None, spec: SwitchableSpec
-             ) -> tuple[SwitchingGraph, ACEvaluator]:
-    model = model_from_pandapower(net, str(net.name or "(unnamed)"))
-    graph = build_switching_graph(model, spec)
-    demand = bus_demand(model, profiles)
-    return graph, ACEvaluator(net, graph, demand)
-
-
 def _finish(
-    net: pp.pandapowerNet,
-    evaluator: ACEvaluator,
+    model: NetworkModel,
+    evaluator: ConfigurationEvaluator,
     closed: BoolArray,
     before: ACEvaluation,
     after: ACEvaluation,
@@ -189,19 +176,18 @@ def _finish(
     exchanges: int,
 ) -> ReconfigurationResult:
     graph = evaluator.graph
-    result_net = copy.deepcopy(net)
-    apply_configuration(result_net, graph, closed)
-    lines, switches = open_elements(result_net)
     radial = is_radial(graph, closed)
     if not radial:  # pragma: no cover - guarded by the formulation and the exchange moves
         raise InputError(f"network {graph.name}: the configuration found is not radial; please "
                          "report this with the network file")
+    configuration = configuration_of(model, graph, closed)
+    lines, switches = open_elements(model, configuration)
     return ReconfigurationResult(
-        net=result_net,
+        configuration=configuration,
         graph=graph,
         closed=np.asarray(closed, dtype=bool),
-        open_lines=tuple(lines),
-        open_switches=tuple(switches),
+        open_lines=lines,
+        open_switches=switches,
         radial=radial,
         before=before,
         after=after,
@@ -217,19 +203,19 @@ def _finish(
 
 
 def reconfigure(
-    net: pp.pandapowerNet,
-    profiles: xr.Dataset | None = None,
+    model: NetworkModel,
+    evaluator: ConfigurationEvaluator,
     options: ReconfigureOptions | None = None,
 ) -> ReconfigurationResult:
-    """Find the radial configuration of ``net`` with the lowest (energy) losses.
+    """Find the radial configuration with the lowest (energy) losses.
 
     Parameters
     ----------
-    net
-        pandapower network; never modified (the result carries a reconfigured copy).
-    profiles
-        Optional net consumption ``p_mw`` (and ``q_mvar``) over dims ``(time, bus)``; one
-        configuration then minimises the energy losses over all periods.
+    model
+        The network model.
+    evaluator
+        AC evaluator of its switching graph (``evaluator.graph``, built with
+        ``options.switchable``) over the periods of ``evaluator.demand``.
     options
         Options.
 
@@ -239,24 +225,24 @@ def reconfigure(
 
     Raises
     ------
-    InputError
-        The net cannot be made radial with the allowed switches, has an island without supply,
-        or the profiles do not match it.
     InfeasibleError
         No radial configuration within ``max_switching`` operations.
     SolverError
-        HiGHS or pandapower failed.
+        HiGHS failed.
 
     Examples
     --------
+    :func:`gridopt.workflows.reconfigure.reconfigure` runs it on a pandapower net:
+
     >>> import pandapower.networks as pn
-    >>> res = reconfigure(pn.case33bw())  # Baran & Wu feeder: the published 139.55 kW optimum
+    >>> from gridopt.workflows.reconfigure import reconfigure as reconfigure_net
+    >>> res = reconfigure_net(pn.case33bw())  # Baran & Wu: the published 139.55 kW optimum
     >>> res.open_lines, round(res.losses_kw_after, 2)
     ((6, 8, 13, 31, 36), 139.55)
     """
     options = options or ReconfigureOptions()
     t0 = time.perf_counter()
-    graph, evaluator = _prepare(net, profiles, options.switchable)
+    graph = evaluator.graph
     before = evaluator.evaluate_net_as_is()
     p_mw, q_mvar = node_demand(evaluator.demand, graph.node_buses)
     milp_options = MilpOptions(**{**options.milp.__dict__, "max_switching": options.max_switching})
@@ -273,26 +259,26 @@ def reconfigure(
         closed, after, exchanges = search.closed, search.evaluation, search.exchanges
     else:
         after = evaluator.evaluate(closed)
-    return _finish(net, evaluator, closed, before, after, milp, t0, milp_seconds, exchanges)
+    return _finish(model, evaluator, closed, before, after, milp, t0, milp_seconds, exchanges)
 
 
 def branch_exchange_heuristic(
-    net: pp.pandapowerNet,
-    profiles: xr.Dataset | None = None,
+    model: NetworkModel,
+    evaluator: ConfigurationEvaluator,
     options: ReconfigureOptions | None = None,
 ) -> ReconfigurationResult:
-    """Branch-exchange local search from the present configuration, by ``pandapower.runpp``.
+    """Branch-exchange local search from the present configuration, by AC power flows.
 
     The present configuration must be radial (the usual normally-open-tie state).
 
     Raises
     ------
     InputError
-        As :func:`reconfigure`, and when the present configuration is not radial.
+        When the present configuration is not radial.
     """
     options = options or ReconfigureOptions()
     t0 = time.perf_counter()
-    graph, evaluator = _prepare(net, profiles, options.switchable)
+    graph = evaluator.graph
     closed0 = np.asarray(graph.closed0, dtype=bool)
     if not is_radial(graph, closed0):
         raise InputError(f"network {graph.name}: the present configuration is not radial; the "
@@ -300,5 +286,5 @@ def branch_exchange_heuristic(
     before = evaluator.evaluate_net_as_is()
     search = branch_exchange(evaluator, closed0, options.max_switching,
                              time_limit_s=options.local_search_time_limit_s)
-    return _finish(net, evaluator, search.closed, before, search.evaluation, None, t0, 0.0,
+    return _finish(model, evaluator, search.closed, before, search.evaluation, None, t0, 0.0,
                    search.exchanges)
