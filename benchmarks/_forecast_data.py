@@ -1,8 +1,9 @@
 """Loaders of the reference meter data sets for the forecast benchmark and tests.
 
 They build the ingestion contract (Dataset ``(time, meter)``, UTC interval starts, energy per
-interval in kWh) straight from the raw files in ``/work/shared/data/meters`` (or a copy). They are
-not part of the product: ``gridopt ingest`` reads real readings.
+interval in kWh) straight from the raw files in ``shared/data/meters`` beside the checkout
+(vic_electricity from the copy in ``tests/data``). They are not part of the product:
+``gridopt ingest`` reads real readings.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-SHARED_METERS = Path("/work/shared/data/meters")
+REPO = Path(__file__).resolve().parents[1]
+#: The project's shared folder sits beside the checkout (as on CI).
+SHARED_METERS = REPO.parent / "shared" / "data" / "meters"
+VIC_CSV = REPO / "tests" / "data" / "vic_electricity" / "vic_electricity.csv"
 
 #: CityLearn 2022 homes: Sierra Crest, Fontana, California (AIcrowd challenge page).
 CITYLEARN_LATITUDE_DEG = 34.09
@@ -33,7 +37,7 @@ def load_vic(path: Path | None = None, hourly: bool = True) -> tuple[xr.Dataset,
     ``Time`` is UTC; the local zone is Australia/Melbourne. Hourly values are the mean of the two
     half-hours starting at the hour (label = interval start).
     """
-    path = path or SHARED_METERS / "vic_electricity" / "vic_electricity.csv"
+    path = path or VIC_CSV
     frame = pd.read_csv(path, usecols=["Time", "Demand", "Temperature"])
     index = pd.DatetimeIndex(pd.to_datetime(frame["Time"], utc=True)).tz_localize(None)
     frame = frame.set_index(index)[["Demand", "Temperature"]]

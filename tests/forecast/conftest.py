@@ -15,8 +15,9 @@ METERS = REPO / "data" / "meters"
 HOMES_CSV = METERS / "citylearn_homes_12w.csv"
 WEATHER_CSV = METERS / "citylearn_weather_12w.csv"
 MAPPING_CSV = METERS / "case33bw_mapping.csv"
-# The project's shared folder sits beside the checkout (and beside CI's clone).
-SHARED_VIC = REPO.parent / "shared" / "data" / "meters" / "vic_electricity" / "vic_electricity.csv"
+#: vic_electricity (AEMO demand + Melbourne temperature; attribution in its SOURCE.md), kept in
+#: tests/data because only tests read it (it is not shipped in the wheel).
+VIC_CSV = REPO / "tests" / "data" / "vic_electricity" / "vic_electricity.csv"
 
 #: Sierra Crest, Fontana, California (the CityLearn 2022 homes).
 LATITUDE_DEG = 34.09
