@@ -31,9 +31,11 @@ test-all: install
 wheel-check: install
 	$(BIN)/python -m pytest tests/packaging -q
 
+# ruff, mypy, and the layer contracts of pyproject.toml ([tool.importlinter]; docs/architecture.md).
 lint: install
 	$(BIN)/ruff check gridopt tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python benchmarks/bench_acopf.py

@@ -5,40 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from gridopt.errors import GridoptError, GridoptWarning
-from gridopt.ingest.io import write_text
-from gridopt.ingest.model import QuarantineBudget
+from gridopt.workflows.ingest import QuarantineBudget, json_safe
 
 #: Exit codes (documented in the README).
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_INFEASIBLE = 3
-
-
-def _clean(value: Any) -> Any:
-    """Make a value JSON-safe: NaN/inf become null, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json_atomic(obj: dict[str, Any], path: Path) -> Path:
-    """Write one JSON object (NaN as null) to ``path`` atomically."""
-    return write_text(json.dumps(_clean(obj), indent=2) + "\n", path)
 
 
 def add_budget_args(p: argparse.ArgumentParser) -> None:
@@ -63,7 +42,7 @@ def budget_from_args(args: argparse.Namespace) -> QuarantineBudget:
 
 def emit_json(obj: dict[str, Any]) -> None:
     """Print exactly one JSON object on stdout."""
-    sys.stdout.write(json.dumps(_clean(obj), sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(obj), sort_keys=False) + "\n")
     sys.stdout.flush()
 
 

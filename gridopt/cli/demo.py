@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gridopt.cli import run as run_cli
-from gridopt.network.samples import demo_config
+from gridopt.workflows.jobconfig import demo_config
 
 
 def register(subparsers: Any) -> None:

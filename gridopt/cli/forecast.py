@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridopt.cli._common import (
     EXIT_OK,
@@ -15,6 +15,12 @@ from gridopt.cli._common import (
     emit_json,
     run_guarded,
 )
+
+if TYPE_CHECKING:
+    from gridopt.workflows.forecast import ForecastInputs, ForecastOptions
+
+# The forecast workflow (it imports scikit-learn) is imported when a forecast
+# command runs, not when the CLI starts.
 
 DEFAULT_STORE = Path("models")
 
@@ -102,8 +108,8 @@ def register(subparsers: Any) -> None:
     backtest.set_defaults(func=run_backtest)
 
 
-def _options(args: argparse.Namespace) -> Any:
-    from gridopt.forecast import Aggregate, ForecastOptions, Target
+def _options(args: argparse.Namespace) -> ForecastOptions:
+    from gridopt.workflows.forecast import Aggregate, ForecastOptions, Target
 
     return ForecastOptions(
         target=Target(args.target),
@@ -121,12 +127,11 @@ def _options(args: argparse.Namespace) -> Any:
     )
 
 
-def _inputs(args: argparse.Namespace) -> tuple[Any, Any]:
-    from gridopt.forecast.io import read_data, read_weather_csv
+def _inputs(args: argparse.Namespace) -> ForecastInputs:
+    from gridopt.workflows.forecast import ForecastInputs
 
-    data = read_data(args.data, tz=args.tz, budget=budget_from_args(args))
-    weather = read_weather_csv(args.weather, tz=args.tz) if args.weather else None
-    return data, weather
+    return ForecastInputs(data=args.data, weather=args.weather, mapping=args.mapping, tz=args.tz,
+                          budget=budget_from_args(args))
 
 
 def _fmt(value: Any) -> str:
@@ -139,32 +144,18 @@ def run_train(args: argparse.Namespace) -> int:
     context = {"command": "forecast train", "data": str(args.data)}
 
     def body() -> int:
-        from gridopt.forecast import save_model, train
+        from gridopt.workflows.forecast import train_to_store
 
-        options = _options(args)
-        data, weather = _inputs(args)
-        model = train(data, options, weather=weather, mapping=args.mapping,
-                      train_end=args.train_end)
-        folder = save_model(model, args.store, args.name, args.version)
-        summary = {
-            "status": "ok",
-            "model": args.name,
-            "version": folder.name,
-            "path": str(folder),
-            "train_start": model.train_start,
-            "train_end": model.train_end,
-            "series": len(model.series),
-            "rows": model.n_train_rows,
-            "features": list(model.feature_names),
-            "train_seconds": round(model.train_seconds, 3),
-        }
+        summary = train_to_store(_inputs(args), _options(args), store=args.store, name=args.name,
+                                 version=args.version, train_end=args.train_end)
         if args.json:
             emit_json(summary)
         else:
             sys.stdout.write(
-                f"trained {args.name} version {folder.name} on {summary['series']} series, "
-                f"{model.n_train_rows} rows ({model.train_start} .. {model.train_end}) in "
-                f"{model.train_seconds:.1f} s -> {folder}\n"
+                f"trained {args.name} version {summary['version']} on {summary['series']} "
+                f"series, {summary['rows']} rows ({summary['train_start']} .. "
+                f"{summary['train_end']}) in {summary['train_seconds']:.1f} s -> "
+                f"{summary['path']}\n"
             )
         return EXIT_OK
 
@@ -177,38 +168,17 @@ def run_predict(args: argparse.Namespace) -> int:
     context = {"command": "forecast predict", "data": str(args.data), "model": args.model}
 
     def body() -> int:
-        from gridopt.forecast import load_model, predict, to_bus_demand
-        from gridopt.ingest import write_netcdf
+        from gridopt.workflows.forecast import predict_to_files
 
-        name, _, version = args.model.partition("@")
-        model, manifest = load_model(args.store, name, version or None)
-        data, weather = _inputs(args)
-        forecast = predict(model, data, origin=args.origin, weather=weather, mapping=args.mapping)
-        forecast.attrs["model"] = f"{name}@{manifest['version']}"
-        variable = next(iter(forecast.data_vars))
-        summary: dict[str, Any] = {
-            "status": "ok",
-            "model": name,
-            "version": manifest["version"],
-            "origin": forecast.attrs["origin"],
-            "steps": int(forecast.sizes["time"]),
-            "series": int(forecast[variable].shape[1]),
-            "variable": variable,
-            "total_p50_kwh": float(forecast[variable].sel(quantile=0.5).sum()),
-        }
-        if args.out:
-            summary["out"] = str(write_netcdf(forecast, args.out))
-        if args.bus_out:
-            demand = to_bus_demand(
-                forecast, mapping=args.mapping if "meter" in forecast.dims else None
-            )
-            summary["bus_out"] = str(write_netcdf(demand, args.bus_out))
+        summary = predict_to_files(_inputs(args), store=args.store, model_ref=args.model,
+                                   origin=args.origin, out=args.out, bus_out=args.bus_out)
         if args.json:
             emit_json(summary)
         else:
             sys.stdout.write(
-                f"forecast {variable} from {summary['origin']}: {summary['steps']} steps x "
-                f"{summary['series']} series, total P50 {summary['total_p50_kwh']:.4g} kWh"
+                f"forecast {summary['variable']} from {summary['origin']}: {summary['steps']} "
+                f"steps x {summary['series']} series, total P50 "
+                f"{summary['total_p50_kwh']:.4g} kWh"
                 + (f" -> {summary['out']}" if args.out else "")
                 + "\n"
             )
@@ -223,16 +193,11 @@ def run_backtest(args: argparse.Namespace) -> int:
     context = {"command": "forecast backtest", "data": str(args.data)}
 
     def body() -> int:
-        from gridopt.forecast import backtest
-        from gridopt.ingest import write_netcdf
+        from gridopt.workflows.forecast import backtest_to_files
 
         options = _options(args)
-        data, weather = _inputs(args)
-        result = backtest(data, options, test_start=args.test_start, test_end=args.test_end,
-                          weather=weather, mapping=args.mapping)
-        summary = {"status": "ok", **result.to_dict()}
-        if args.out:
-            summary["out"] = str(write_netcdf(result.forecasts, args.out))
+        result, summary = backtest_to_files(_inputs(args), options, test_start=args.test_start,
+                                            test_end=args.test_end, out=args.out)
         if args.json:
             emit_json(summary)
         else:

@@ -16,20 +16,8 @@ from gridopt.cli._common import (
     configure_logging,
     emit_json,
     run_guarded,
-    write_json_atomic,
 )
-from gridopt.errors import InputError, QuarantineBudgetError
-from gridopt.ingest import (
-    FillPolicy,
-    IngestReport,
-    Layout,
-    aggregate_to_buses,
-    mapping_report,
-    quarantine_path,
-    read_readings,
-    write_csv,
-    write_netcdf,
-)
+from gridopt.workflows.ingest import FillPolicy, IngestRequest, Layout, ingest_to_files
 
 log = logging.getLogger("gridopt.cli.ingest")
 
@@ -84,81 +72,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    out: Path = args.out
-    if out.suffix.lower() != ".nc":
-        raise InputError(f"--out {out}: expected a NetCDF file name ending in .nc")
-    if not out.parent.exists():
-        raise InputError(f"--out {out}: the directory {out.parent} does not exist")
-    if args.max_fill_steps < 1:
-        raise InputError("--max-fill-steps must be at least 1")
-    budget = budget_from_args(args)
-    q_file = quarantine_path(out)
-    report_file = report_path(out)
-    try:
-        result = read_readings(
-            args.readings,
-            tz=args.tz,
-            freq=args.freq,
-            layout=Layout(args.layout),
-            cumulative=args.cumulative,
-            fill=FillPolicy(args.fill),
-            max_fill_steps=args.max_fill_steps,
-            budget=budget,
-        )
-    except QuarantineBudgetError as exc:
-        return _over_budget(args, exc, q_file, report_file)
-    buses = None
-    bus_file = out.with_name(f"{out.stem}.buses.nc")
-    if args.mapping is not None:
-        buses = aggregate_to_buses(result.data, args.mapping)
-        report_map = mapping_report(result.data, args.mapping)
-    # Everything is computed; only now touch the disk (each file atomically).
-    write_netcdf(result.data, out)
-    write_csv(result.quarantine, q_file)
-    if buses is not None:
-        write_netcdf(buses, bus_file)
-    payload: dict[str, Any] = {"command": "ingest", **_report_dict(result.report, q_file),
-                               "out": str(out), "report_file": str(report_file)}
-    if buses is not None:
-        payload.update({
-            "bus_file": str(bus_file),
-            "buses": int(buses.sizes["bus"]),
-            "unmapped_meters": list(report_map.unmapped_meters),
-            "mapped_without_data": list(report_map.mapped_without_data),
-        })
-    write_json_atomic(payload, report_file)
+    outcome = ingest_to_files(IngestRequest(
+        readings=args.readings,
+        out=args.out,
+        tz=args.tz,
+        freq=args.freq,
+        layout=Layout(args.layout),
+        cumulative=args.cumulative,
+        fill=FillPolicy(args.fill),
+        max_fill_steps=args.max_fill_steps,
+        budget=budget_from_args(args),
+        mapping=args.mapping,
+    ))
+    if outcome.error is not None:
+        sys.stderr.write(f"gridopt: error: {outcome.error}\n")
+        if args.json:
+            emit_json(outcome.payload)
+        return EXIT_BAD_INPUT
     if args.json:
-        emit_json(payload)
+        emit_json(outcome.payload)
     else:
-        _print_summary(payload)
+        _print_summary(outcome.payload)
     return EXIT_OK
-
-
-def report_path(out: Path) -> Path:
-    """Where the JSON report of an output goes: ``<out stem>.report.json`` beside it."""
-    return out.with_name(f"{out.stem}.report.json")
-
-
-def _report_dict(report: IngestReport, q_file: Path) -> dict[str, Any]:
-    data = report.to_dict()
-    data["quarantine_file"] = str(q_file)
-    return data
-
-
-def _over_budget(args: argparse.Namespace, exc: QuarantineBudgetError, q_file: Path,
-                 report_file: Path) -> int:
-    """Write the quarantine and the report (no dataset), say why, exit 2."""
-    report = exc.report
-    assert isinstance(report, IngestReport)
-    write_csv(exc.quarantine, q_file)
-    payload: dict[str, Any] = {"command": "ingest", **_report_dict(report, q_file),
-                               "out": None, "report_file": str(report_file),
-                               "error": type(exc).__name__, "message": str(exc)}
-    write_json_atomic(payload, report_file)
-    sys.stderr.write(f"gridopt: error: {exc}\n")
-    if args.json:
-        emit_json(payload)
-    return EXIT_BAD_INPUT
 
 
 def _print_summary(p: dict[str, Any]) -> None:

@@ -88,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
 
     def body() -> int:
         from gridopt.errors import InputError
-        from gridopt.opf.result import Formulation, Objective
         from gridopt.workflows.opf import (
             CheckTolerances,
+            Formulation,
+            Objective,
             OPFRunOptions,
             run_opf,
             write_opf_result,

@@ -150,7 +150,7 @@ def train(
     options: ForecastOptions,
     *,
     weather: xr.Dataset | None = None,
-    mapping: Mapping[str, str] | None = None,
+    mapping: pd.DataFrame | str | Path | None = None,
     train_end: str | pd.Timestamp | None = None,
 ) -> TrainedForecaster:
     """Fit the global quantile model on every daily origin of the data.

@@ -61,6 +61,7 @@ from typing import Any
 
 from gridopt.errors import InputError
 from gridopt.ingest.model import QuarantineBudget
+from gridopt.network.samples import demo_config
 
 #: Section -> key -> (accepted Python types, default, example for messages). A default of
 #: ``REQUIRED`` marks mandatory keys.
@@ -436,6 +437,7 @@ __all__ = [
     "ForecastSettings",
     "JobConfig",
     "ReconfigureSettings",
+    "demo_config",
     "parse_config",
     "read_config",
 ]

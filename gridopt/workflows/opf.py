@@ -168,3 +168,13 @@ def write_opf_result(run: OPFRun, path: str | Path) -> Path:
             if isinstance(value, int | float | str):
                 ds.attrs[f"ac_check_{key}"] = value
     return write_netcdf(ds, path)
+
+
+__all__ = [
+    "CheckTolerances",
+    "Formulation",
+    "OPFRunOptions",
+    "Objective",
+    "run_opf",
+    "write_opf_result",
+]
