@@ -15,6 +15,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import pandapower as pp
@@ -90,11 +91,67 @@ def _write_column(table: pd.DataFrame, name: str, values: FloatArray) -> None:
         table[name] = values
 
 
+@dataclass(frozen=True)
+class _ResultColumns:
+    """Where pandapower puts the results of one family of branches (read per period).
+
+    ``sign = -1`` for a three-winding transformer's medium- and low-voltage branches, whose
+    ``from`` end is the star point: the flow there is minus the flow into the terminal (the
+    winding's own losses are not split from the transformer's total, which pandapower reports
+    once and which is put on the high-voltage branch).
+    """
+
+    table: str
+    positions: list[int]
+    index: list[int]
+    p: str
+    q: str
+    v: str | None
+    loss: str | None
+    loading: str | None
+    sign: float = 1.0
+
+
+_COLUMNS = {
+    ("line", ""): ("p_from_mw", "q_from_mvar", "vm_from_pu", "pl_mw", "loading_percent", 1.0),
+    ("trafo", ""): ("p_hv_mw", "q_hv_mvar", "vm_hv_pu", "pl_mw", "loading_percent", 1.0),
+    ("trafo3w", "hv"): ("p_hv_mw", "q_hv_mvar", "vm_hv_pu", "pl_mw", "loading_percent", 1.0),
+    ("trafo3w", "mv"): ("p_mv_mw", "q_mv_mvar", "vm_internal_pu", None, "loading_percent", -1.0),
+    ("trafo3w", "lv"): ("p_lv_mw", "q_lv_mvar", "vm_internal_pu", None, "loading_percent", -1.0),
+    ("impedance", ""): ("p_from_mw", "q_from_mvar", None, "pl_mw", None, 1.0),
+}
+
+
+def _result_columns(grid: DispatchGrid) -> list[_ResultColumns]:
+    """Group the grid's branches by the pandapower result table and columns they are read from.
+
+    Branches are found through ``grid.branch_ref`` (and ``branch_side``), never by parsing
+    labels; a kind without results of its own (an extended ward's internal branch) stays NaN.
+    """
+    if len(grid.branch_ref) != grid.n_branch:
+        raise ValueError(f"dispatch grid {grid.name!r} has no element refs for its branches")
+    sides = grid.branch_side or ("",) * grid.n_branch
+    groups: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    for k, ((table, idx), side) in enumerate(zip(grid.branch_ref, sides, strict=True)):
+        if (table, side) in _COLUMNS:
+            pos, ids = groups.setdefault((table, side), ([], []))
+            pos.append(k)
+            ids.append(int(idx))
+    out = []
+    for (table, side), (pos, ids) in groups.items():
+        p_col, q_col, v_col, loss_col, load_col, sign = _COLUMNS[(table, side)]
+        out.append(_ResultColumns(table, pos, ids, p_col, q_col, v_col, loss_col, load_col, sign))
+    return out
+
+
 class ACChecker:
     """Runs the per-period power flows on a prepared copy of ``net`` for a :class:`DispatchGrid`.
 
     The copy is made once, so repeated checks (one per linearisation round) only change the
-    load and injection columns and start each power flow from the previous solution.
+    load and injection columns and start each power flow from the previous solution. Results
+    are read back through the grid's element refs (lines, two- and three-winding transformers,
+    impedances); auxiliary nodes (a three-winding transformer's star point) carry no demand and
+    report no bus voltage.
     """
 
     def __init__(self, net: pp.pandapowerNet, grid: DispatchGrid) -> None:
@@ -103,21 +160,57 @@ class ACChecker:
         for table in ("load", "sgen", "storage", "gen"):
             if len(work[table]):
                 work[table] = work[table].iloc[0:0]
-        buses = [int(b) for b in grid.bus_id]
-        for b in buses:
-            pp.create_load(work, b, p_mw=0.0, q_mvar=0.0, name=f"dispatch demand {b}")
-            pp.create_sgen(work, b, p_mw=0.0, q_mvar=0.0, name=f"dispatch injection {b}")
+        ids = np.asarray(grid.bus_id, dtype=np.int64)
+        self._real = np.flatnonzero(ids >= 0)  # bus positions that are buses of the net
+        self._bus_ids = ids[self._real]
+        for b in self._bus_ids:
+            pp.create_load(work, int(b), p_mw=0.0, q_mvar=0.0, name=f"dispatch demand {b}")
+            pp.create_sgen(work, int(b), p_mw=0.0, q_mvar=0.0, name=f"dispatch injection {b}")
+        # A net that has been solved before carries pandapower's internal arrays for its old
+        # loads; the first run here must rebuild them (a recycled run would reuse them).
+        work["_ppc"] = None
         self.net = work
-        kinds = [label.split(" ", 1) for label in grid.branch_label]
-        self._line_rows = [(k, int(i)) for k, (kind, i) in enumerate(kinds) if kind == "line"]
-        self._trafo_rows = [(k, int(i)) for k, (kind, i) in enumerate(kinds) if kind == "trafo"]
-        limit = np.full(grid.n_branch, 100.0)
-        for tab, rows in (("line", self._line_rows), ("trafo", self._trafo_rows)):
-            if rows and "max_loading_percent" in work[tab].columns:
-                vals = work[tab].loc[[i for _, i in rows], "max_loading_percent"].astype(float)
-                limit[[k for k, _ in rows]] = vals.fillna(100.0).to_numpy()
+        self._columns = _result_columns(grid)
+        covered = np.zeros(grid.n_branch, dtype=bool)
+        for col in self._columns:
+            covered[col.positions] = True
+        self._uncovered = np.flatnonzero(~covered)
+        if self._uncovered.size:
+            logger.warning(
+                "network %r: %d branch(es) without results of their own in pandapower (e.g. %s);"
+                " their flows are not reported and their losses count in the slack's power only",
+                grid.name, self._uncovered.size, grid.branch_label[int(self._uncovered[0])])
+        limit = np.full(grid.n_branch, np.nan)
+        for col in self._columns:
+            if col.loading is None:
+                continue
+            table = work[col.table]
+            values = (table.loc[col.index, "max_loading_percent"].astype(float)
+                      if "max_loading_percent" in table.columns
+                      else pd.Series(np.nan, index=col.index))
+            limit[col.positions] = values.fillna(100.0).to_numpy()
         self.max_loading_percent = limit
         self._warm = False
+
+    def _read(self, t: int, out: tuple[FloatArray, ...]) -> None:
+        """Copy period ``t``'s branch results of the solved net into ``out`` (p, q, v, loss,
+        loading)."""
+        pf, qf, vf, pl, ld = out
+        net = self.net
+        for col in self._columns:
+            res = net[f"res_{col.table}"].loc[col.index]
+            k = col.positions
+            pf[t, k] = col.sign * res[col.p].to_numpy()
+            qf[t, k] = col.sign * res[col.q].to_numpy()
+            if col.v is not None:
+                vf[t, k] = res[col.v].to_numpy()
+            else:  # impedance: the voltage of its from bus
+                from_bus = net[col.table].loc[col.index, "from_bus"].to_numpy()
+                vf[t, k] = net.res_bus.loc[from_bus, "vm_pu"].to_numpy()
+            pl[t, k] = res[col.loss].to_numpy() if col.loss is not None else 0.0
+            if col.loading is not None:
+                ld[t, k] = res[col.loading].to_numpy()
+        pl[t, self._uncovered] = 0.0
 
     def run(
         self,
@@ -138,20 +231,16 @@ class ACChecker:
         net = self.net
         n_t, nb, nl = p_demand_mw.shape[0], grid.n_bus, grid.n_branch
         vm = np.full((n_t, nb), np.nan)
-        pf, qf, vf, pl, ld = (np.full((n_t, nl), np.nan) for _ in range(5))
+        flows = tuple(np.full((n_t, nl), np.nan) for _ in range(5))
         pg = np.full(n_t, np.nan)
         qg = np.full(n_t, np.nan)
         ok = np.zeros(n_t, dtype=bool)
-        bus_ids = np.asarray(grid.bus_id)
-        li = [i for _, i in self._line_rows]
-        lk = [k for k, _ in self._line_rows]
-        ti = [i for _, i in self._trafo_rows]
-        tk = [k for k, _ in self._trafo_rows]
+        real = self._real
         for t in range(n_t):
-            _write_column(net.load, "p_mw", p_demand_mw[t])
-            _write_column(net.load, "q_mvar", q_demand_mvar[t])
-            _write_column(net.sgen, "p_mw", p_inject_mw[t])
-            _write_column(net.sgen, "q_mvar", q_inject_mvar[t])
+            _write_column(net.load, "p_mw", p_demand_mw[t, real])
+            _write_column(net.load, "q_mvar", q_demand_mvar[t, real])
+            _write_column(net.sgen, "p_mw", p_inject_mw[t, real])
+            _write_column(net.sgen, "q_mvar", q_inject_mvar[t, real])
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -164,25 +253,13 @@ class ACChecker:
                 self._warm = False
                 continue
             ok[t] = True
-            vm[t] = net.res_bus.loc[bus_ids, "vm_pu"].to_numpy()
-            if li:
-                res = net.res_line.loc[li]
-                pf[t, lk] = res.p_from_mw.to_numpy()
-                qf[t, lk] = res.q_from_mvar.to_numpy()
-                vf[t, lk] = res.vm_from_pu.to_numpy()
-                pl[t, lk] = res.pl_mw.to_numpy()
-                ld[t, lk] = res.loading_percent.to_numpy()
-            if ti:
-                res = net.res_trafo.loc[ti]
-                pf[t, tk] = res.p_hv_mw.to_numpy()
-                qf[t, tk] = res.q_hv_mvar.to_numpy()
-                vf[t, tk] = res.vm_hv_pu.to_numpy()
-                pl[t, tk] = res.pl_mw.to_numpy()
-                ld[t, tk] = res.loading_percent.to_numpy()
+            vm[t, real] = net.res_bus.loc[self._bus_ids, "vm_pu"].to_numpy()
+            self._read(t, flows)
             pg[t] = float(net.res_ext_grid.p_mw.sum())
             qg[t] = float(net.res_ext_grid.q_mvar.sum())
         seconds = time.perf_counter() - tick
         logger.debug("AC check of %d periods took %.2f s", n_t, seconds)
+        pf, qf, vf, pl, ld = flows
         return ACCheck(
             converged=ok,
             vm_pu=vm,
@@ -198,18 +275,32 @@ class ACChecker:
         )
 
 
+class ViolationKind(StrEnum):
+    """What limit a :class:`Violation` breaks."""
+
+    VOLTAGE_LOW = "voltage_low"
+    VOLTAGE_HIGH = "voltage_high"
+    THERMAL = "thermal"
+    #: the period's AC power flow did not converge (no limits could be checked)
+    NOT_CONVERGED = "not_converged"
+    #: the LP dumped surplus energy into its loss variables: value is the model's losses in
+    #: MW, limit the AC losses
+    LOSS_INFLATION = "loss_inflation"
+
+
+class ViolationSource(StrEnum):
+    """Who found a :class:`Violation`."""
+
+    AC = "ac"  # the pandapower check of the result
+    MODEL = "model"  # a slack the LP had to use
+
+
 @dataclass(frozen=True)
 class Violation:
-    """One limit violated in one period.
+    """One limit violated in one period (``element`` names the bus or branch)."""
 
-    ``kind`` is ``"voltage_low"``, ``"voltage_high"``, ``"thermal"``, ``"not_converged"`` or
-    ``"loss_inflation"`` (the LP dumped surplus energy into its loss variables: value is the
-    model's losses in MW, limit the AC losses);
-    ``source`` is ``"ac"`` (pandapower check) or ``"model"`` (slack used by the LP).
-    """
-
-    kind: str
-    source: str
+    kind: ViolationKind
+    source: ViolationSource
     period: int
     time: str
     element: str
@@ -219,8 +310,8 @@ class Violation:
     def as_dict(self) -> dict[str, object]:
         """Plain dictionary for JSON output."""
         return {
-            "kind": self.kind,
-            "source": self.source,
+            "kind": self.kind.value,
+            "source": self.source.value,
             "period": self.period,
             "time": self.time,
             "element": self.element,
@@ -241,7 +332,8 @@ def ac_violations(
     labels = [str(t) for t in times]
     for t in np.flatnonzero(~check.converged):
         out.append(
-            Violation("not_converged", "ac", int(t), labels[t], "network", math.nan, math.nan)
+            Violation(ViolationKind.NOT_CONVERGED, ViolationSource.AC, int(t), labels[t],
+                      "network", math.nan, math.nan)
         )
     vm = check.vm_pu
     with np.errstate(invalid="ignore"):
@@ -250,13 +342,16 @@ def ac_violations(
         limit = check.max_loading_percent[None, :] + loading_tolerance_percent
         over = check.loading_percent > limit
     for t, n in np.argwhere(low):
-        out.append(Violation("voltage_low", "ac", int(t), labels[t], f"bus {grid.bus_id[n]}",
+        out.append(Violation(ViolationKind.VOLTAGE_LOW, ViolationSource.AC,
+                             int(t), labels[t], f"bus {grid.bus_id[n]}",
                              float(vm[t, n]), float(grid.vmin_pu[n])))
     for t, n in np.argwhere(high):
-        out.append(Violation("voltage_high", "ac", int(t), labels[t], f"bus {grid.bus_id[n]}",
+        out.append(Violation(ViolationKind.VOLTAGE_HIGH, ViolationSource.AC,
+                             int(t), labels[t], f"bus {grid.bus_id[n]}",
                              float(vm[t, n]), float(grid.vmax_pu[n])))
     for t, line in np.argwhere(over):
-        out.append(Violation("thermal", "ac", int(t), labels[t], grid.branch_label[line],
+        out.append(Violation(ViolationKind.THERMAL, ViolationSource.AC,
+                             int(t), labels[t], grid.branch_label[line],
                              float(check.loading_percent[t, line]),
                              float(check.max_loading_percent[line])))
     out.sort(key=lambda v: (v.period, v.kind, v.element))

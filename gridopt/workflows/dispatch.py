@@ -58,6 +58,8 @@ from gridopt.validate.dispatch import (
     ACCheck,
     ACChecker,
     Violation,
+    ViolationKind,
+    ViolationSource,
     ac_violations,
     series_power_flow,
 )
@@ -130,7 +132,8 @@ class DispatchResult:
             v.kind.startswith("voltage") and v.source == "ac" for v in self.violations
         )
         out["thermal_violations_optimised"] = sum(
-            v.kind == "thermal" and v.source == "ac" for v in self.violations
+            v.kind is ViolationKind.THERMAL and v.source is ViolationSource.AC
+            for v in self.violations
         )
         out["violations"] = [v.as_dict() for v in self.violations]
         out["seconds_by_stage"] = dict(self.seconds_by_stage)
@@ -363,16 +366,19 @@ def _model_violations(
     out: list[Violation] = []
     vmin2, vmax2 = grid.vmin_pu**2, grid.vmax_pu**2
     for t, n in np.argwhere(sp.v_low_pu2 > tol):
-        out.append(Violation("voltage_low", "model", int(t), labels[t], f"bus {grid.bus_id[n]}",
+        out.append(Violation(ViolationKind.VOLTAGE_LOW, ViolationSource.MODEL,
+                             int(t), labels[t], f"bus {grid.bus_id[n]}",
                              float(np.sqrt(max(vmin2[n] - sp.v_low_pu2[t, n], 0.0))),
                              float(grid.vmin_pu[n])))
     for t, n in np.argwhere(sp.v_high_pu2 > tol):
-        out.append(Violation("voltage_high", "model", int(t), labels[t], f"bus {grid.bus_id[n]}",
+        out.append(Violation(ViolationKind.VOLTAGE_HIGH, ViolationSource.MODEL,
+                             int(t), labels[t], f"bus {grid.bus_id[n]}",
                              float(np.sqrt(vmax2[n] + sp.v_high_pu2[t, n])),
                              float(grid.vmax_pu[n])))
     for t, line in np.argwhere(sp.s_over_mva > tol):
         rate = float(grid.rate_mva[line])
-        out.append(Violation("thermal", "model", int(t), labels[t], grid.branch_label[line],
+        out.append(Violation(ViolationKind.THERMAL, ViolationSource.MODEL,
+                             int(t), labels[t], grid.branch_label[line],
                              float(100.0 * (rate + sp.s_over_mva[t, line]) / rate), 100.0))
     return out
 
@@ -406,7 +412,8 @@ def _loss_inflation(
         )
     return [
         Violation(
-            kind="loss_inflation", source="model", period=int(t), time=str(times[t]),
+            kind=ViolationKind.LOSS_INFLATION, source=ViolationSource.MODEL, period=int(t),
+            time=str(times[t]),
             element="network losses (surplus with nowhere to go: check export limit)",
             value=float(model[t]), limit=float(actual[t]),
         )

@@ -60,6 +60,9 @@ class DispatchGrid:
         Thermal rating of the branch (``inf`` when unlimited).
     branch_ref
         Source element of each branch (``("line", 3)``), for the write-back of results.
+    branch_side
+        Winding of a three-winding transformer's branch (``"hv"``, ``"mv"``, ``"lv"``; empty for
+        every other branch): the three branches of one ``trafo3w`` share its ref.
     bus_members
         Source bus ids fused into each bus position (one each without closed bus-bus
         switches; none for an auxiliary node such as a three-winding transformer's star point,
@@ -83,6 +86,7 @@ class DispatchGrid:
     rate_mva: FloatArray
     branch_ref: tuple[ElementRef, ...] = ()
     bus_members: tuple[tuple[int, ...], ...] = ()
+    branch_side: tuple[str, ...] = ()
 
     @property
     def n_bus(self) -> int:
@@ -205,6 +209,7 @@ def grid_from_model(model: NetworkModel, configuration: Configuration | None = N
         tap_ratio=_ro(br.tap_ratio[active]),
         rate_mva=_ro(br.rate_mva[active]),
         branch_ref=tuple(br.ref[int(k)] for k in active),
+        branch_side=tuple(br.side[int(k)] for k in active),
         bus_members=tuple(tuple(int(source_id[b]) for b in m if source_id[b] >= 0)
                           for m in members),
     )
