@@ -47,12 +47,8 @@ from gridopt.errors import InputError
 from gridopt.network.arrays import Network
 from gridopt.network.case import FloatArray, IntArray
 from gridopt.opf.result import Formulation, Objective, OPFSolution
-from gridopt.solvers.highs import (
-    HighsOptions,
-    HighsSolver,
-    MatrixProblem,
-    solve_matrix_problem,
-)
+from gridopt.solvers.highs import HighsOptions, HighsSolver
+from gridopt.solvers.highs_matrix import MatrixProblem, solve_matrix_problem
 from gridopt.solvers.status import SolverReport, SolveStatus
 
 logger = logging.getLogger(__name__)

@@ -38,15 +38,15 @@ changed, and each change reaches HiGHS as one batched call instead of Pyomo's pe
     solver.solve(model, load_solution=False)
     x = solver.primal_values(solver.column_indices(model.p.values()))
 
-Matrix form (no Pyomo)::
+Matrix form (no Pyomo; :mod:`gridopt.solvers.highs_matrix`)::
 
     outcome = solve_matrix_problem(MatrixProblem(cost, a_matrix, row_lower, row_upper, ...))
 
-:func:`solve_matrix_problem` passes a problem already assembled as sparse matrices straight to
-``highspy``; formulations built with vectorised NumPy/SciPy code use it to skip Pyomo's
-per-constraint processing, which costs several times the HiGHS solve on networks of a few
-thousand buses (see ``docs/dc_opf.md``). Its status mapping follows the same table through
-HiGHS's own model status.
+:func:`~gridopt.solvers.highs_matrix.solve_matrix_problem` passes a problem already assembled
+as sparse matrices straight to ``highspy``; formulations built with vectorised NumPy/SciPy code
+use it to skip Pyomo's per-constraint processing, which costs several times the HiGHS solve on
+networks of a few thousand buses (see ``docs/dc_opf.md``). Its status mapping follows the same
+table through HiGHS's own model status.
 
 Status mapping (``pyomo`` termination condition -> :class:`SolveStatus`):
 
@@ -70,19 +70,17 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import highspy
 import numpy as np
 import pyomo.environ as pyo
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.common.util import NoDualsError
-from pyomo.contrib.solver.solvers.highs import Highs, _MutableConstraintBounds
+from pyomo.contrib.solver.solvers.highs import Highs
 from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.var import VarData
 
 from gridopt.errors import SolverError
+from gridopt.solvers import _pyomo_highs as internals
 from gridopt.solvers._highs_threads import highs_threads
 from gridopt.solvers.status import SolverReport, SolveStatus
 
@@ -305,6 +303,8 @@ class HighsSolver:
         """
         tick = time.perf_counter()
         self._solver.set_instance(model)
+        if self.manual_updates:
+            internals.check_internals(self._solver)
         self._model = model
         self._fresh = True
         return time.perf_counter() - tick
@@ -356,7 +356,7 @@ class HighsSolver:
                 name: name in ("update_parameters", "update_vars")
                 for name in self._solver.config.auto_updates
             }
-        run_before = self._solver._solver_model.getRunTime() if same else 0.0
+        run_before = internals.highs_model(self._solver).getRunTime() if same else 0.0
         self._fresh = False
         self._model = model
         tick = time.perf_counter()
@@ -449,43 +449,31 @@ class HighsSolver:
         """
         self._loaded("push_parameters")
         tick = time.perf_counter()
-        inner = self._solver
-        helpers = inner._mutable_helpers
-        con_map = inner._pyomo_con_to_solver_con_map
-        rows: list[int] = []
-        lower: list[float] = []
-        upper: list[float] = []
-        for con in constraints if constraints is not None else list(helpers):
-            for helper in helpers.get(con, ()):
-                if isinstance(helper, _MutableConstraintBounds):
-                    rows.append(con_map[con])
-                    lower.append(pyo.value(helper.lower_expr))
-                    upper.append(pyo.value(helper.upper_expr))
-                else:
-                    helper.update()
-        highs = inner._solver_model
-        if rows:
-            highs.changeRowsBounds(
-                len(rows),
-                np.asarray(rows, dtype=np.int32),
-                np.asarray(lower, dtype=np.float64),
-                np.asarray(upper, dtype=np.float64),
-            )
-        if objective:
-            inner._mutable_objective.update()
-        inner._sol = None  # the last solution no longer belongs to this problem
+        internals.push_mutable(self._solver, constraints, objective)
         return time.perf_counter() - tick
 
-    def column_indices(self, variables: Iterable[VarData]) -> NDArray[np.int64]:
-        """HiGHS column of each variable of the loaded model (for :meth:`primal_values`)."""
+    def column_indices(self, variables: Iterable[VarData], missing: int | None = None
+                       ) -> NDArray[np.int64]:
+        """HiGHS column of each variable of the loaded model (for :meth:`primal_values`).
+
+        A variable HiGHS does not hold (fixed, or in no active row or objective) raises
+        ``KeyError``, or gets ``missing`` when given (e.g. ``-1``).
+        """
         self._loaded("column_indices")
-        var_map = self._solver._pyomo_var_to_solver_var_map
-        return np.fromiter((var_map[id(v)] for v in variables), dtype=np.int64)
+        var_map = internals.column_map(self._solver)
+        if missing is None:
+            return np.fromiter((var_map[id(v)] for v in variables), dtype=np.int64)
+        return np.fromiter((var_map.get(id(v), missing) for v in variables), dtype=np.int64)
+
+    def n_columns(self) -> int:
+        """Number of columns of the problem HiGHS holds."""
+        self._loaded("n_columns")
+        return int(internals.highs_model(self._solver).getNumCol())
 
     def row_indices(self, constraints: Iterable[ConstraintData]) -> NDArray[np.int64]:
         """HiGHS row of each constraint of the loaded model (for :meth:`row_duals`)."""
         self._loaded("row_indices")
-        con_map = self._solver._pyomo_con_to_solver_con_map
+        con_map = internals.row_map(self._solver)
         return np.fromiter((con_map[c] for c in constraints), dtype=np.int64)
 
     def primal_values(self, columns: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -497,7 +485,7 @@ class HighsSolver:
             If HiGHS holds no primal solution.
         """
         self._loaded("primal_values")
-        solution = self._solver._solver_model.getSolution()
+        solution = internals.highs_model(self._solver).getSolution()
         if not solution.value_valid:
             raise SolverError("HiGHS holds no primal solution; check the last solve's status")
         return np.asarray(solution.col_value, dtype=np.float64)[columns]
@@ -511,7 +499,7 @@ class HighsSolver:
             If HiGHS holds no dual solution.
         """
         self._loaded("row_duals")
-        solution = self._solver._solver_model.getSolution()
+        solution = internals.highs_model(self._solver).getSolution()
         if not solution.dual_valid:
             raise SolverError("HiGHS holds no dual solution; check the last solve's status")
         return np.asarray(solution.row_dual, dtype=np.float64)[rows]
@@ -555,193 +543,3 @@ def solve_with_highs(
     ('optimal', 10.0, 7.0)
     """
     return HighsSolver(options).solve(model, load_duals=load_duals, duals_of=duals_of)
-
-
-@dataclass(frozen=True, eq=False)
-class MatrixProblem:
-    r"""A linear or convex quadratic problem in matrix form.
-
-    .. math::
-
-        \min_x \; c^\top x + \tfrac12 x^\top Q x + c_0 \quad \text{s.t.} \quad
-        \ell_r \le A x \le u_r, \quad \ell_x \le x \le u_x
-
-    Infinite bounds (``np.inf``) mean "no bound"; equal bounds make an equality.
-
-    Attributes
-    ----------
-    cost
-        Linear cost ``c``, shape ``(n,)``.
-    a_matrix
-        Constraint matrix ``A``, shape ``(m, n)`` (any SciPy sparse format).
-    row_lower, row_upper
-        Row bounds, shape ``(m,)``.
-    col_lower, col_upper
-        Variable bounds, shape ``(n,)``.
-    hessian
-        Symmetric positive semi-definite ``Q``, shape ``(n, n)``, or ``None`` for an LP.
-    offset
-        Constant ``c_0`` added to the objective.
-    """
-
-    cost: NDArray[np.float64]
-    a_matrix: sp.spmatrix | sp.sparray
-    row_lower: NDArray[np.float64]
-    row_upper: NDArray[np.float64]
-    col_lower: NDArray[np.float64]
-    col_upper: NDArray[np.float64]
-    hessian: sp.spmatrix | sp.sparray | None = None
-    offset: float = 0.0
-
-
-@dataclass(frozen=True, eq=False)
-class MatrixOutcome:
-    """Result of :func:`solve_matrix_problem`.
-
-    Attributes
-    ----------
-    report
-        Normalised status, HiGHS's model status text, iterations, solve time.
-    objective
-        Objective value including ``offset`` (``None`` without a feasible point).
-    x
-        Primal values, shape ``(n,)`` (``None`` without a feasible point).
-    row_duals
-        ``d objective / d row bound`` per row (same convention as :class:`HighsOutcome`);
-        ``None`` unless optimal.
-    load_seconds
-        Time to pass the matrices to HiGHS.
-    """
-
-    report: SolverReport
-    objective: float | None
-    x: NDArray[np.float64] | None
-    row_duals: NDArray[np.float64] | None
-    load_seconds: float
-
-
-_HIGHS_STATUS: dict[str, SolveStatus] = {
-    "kOptimal": SolveStatus.OPTIMAL,
-    "kInfeasible": SolveStatus.INFEASIBLE,
-    "kUnboundedOrInfeasible": SolveStatus.INFEASIBLE,
-    "kTimeLimit": SolveStatus.NOT_CONVERGED,
-    "kIterationLimit": SolveStatus.NOT_CONVERGED,
-    "kObjectiveBound": SolveStatus.NOT_CONVERGED,
-    "kObjectiveTarget": SolveStatus.NOT_CONVERGED,
-    "kSolutionLimit": SolveStatus.NOT_CONVERGED,
-    "kInterrupt": SolveStatus.NOT_CONVERGED,
-    "kHighsInterrupt": SolveStatus.NOT_CONVERGED,
-}
-
-
-def _new_highs(options: HighsOptions) -> highspy.Highs:
-    """A silent ``highspy.Highs`` with ``options`` applied (the one-time banner is swallowed)."""
-    with capture_output(capture_fd=True) as banner:
-        highs = highspy.Highs()
-        highs.setOptionValue("output_flag", False)
-    if banner.getvalue():
-        logger.debug("%s", banner.getvalue().strip())
-    values: dict[str, OptionValue] = dict(options.highs_option_values())
-    values["threads"] = highs_threads(options.threads)
-    if options.time_limit_seconds is not None:
-        values["time_limit"] = float(options.time_limit_seconds)
-    for name, value in values.items():
-        if highs.setOptionValue(name, value) != highspy.HighsStatus.kOk:
-            raise SolverError(
-                f"HiGHS rejected option {name} = {value!r}; check the name and type against the "
-                "HiGHS options list (https://ergo-code.github.io/HiGHS/stable/options/definitions/)"
-            )
-    return highs
-
-
-def solve_matrix_problem(
-    problem: MatrixProblem, options: HighsOptions | None = None
-) -> MatrixOutcome:
-    """Solve a :class:`MatrixProblem` with ``highspy`` directly; never raises for bad outcomes.
-
-    Examples
-    --------
-    >>> import numpy as np, scipy.sparse as sp
-    >>> prob = MatrixProblem(cost=np.array([3.0]), a_matrix=sp.csr_matrix([[1.0]]),
-    ...                      row_lower=np.array([2.0]), row_upper=np.array([np.inf]),
-    ...                      col_lower=np.array([0.0]), col_upper=np.array([10.0]),
-    ...                      hessian=sp.csr_matrix([[2.0]]))
-    >>> out = solve_matrix_problem(prob)
-    >>> out.report.status.value, round(out.objective, 6), float(round(out.row_duals[0], 6))
-    ('optimal', 10.0, 7.0)
-    """
-    options = options if options is not None else HighsOptions()
-    tick = time.perf_counter()
-    highs = _new_highs(options)
-    n = len(problem.cost)
-    a = sp.csc_matrix(problem.a_matrix)
-    a.sort_indices()
-    inf = highspy.kHighsInf
-
-    def bounded(values: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.clip(np.asarray(values, dtype=np.float64), -inf, inf)
-
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, a.shape[0]
-    lp.col_cost_ = np.asarray(problem.cost, dtype=np.float64)
-    lp.col_lower_, lp.col_upper_ = bounded(problem.col_lower), bounded(problem.col_upper)
-    lp.row_lower_, lp.row_upper_ = bounded(problem.row_lower), bounded(problem.row_upper)
-    lp.offset_ = float(problem.offset)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(np.float64)
-    model = highspy.HighsModel()
-    model.lp_ = lp
-    if problem.hessian is not None:
-        lower = sp.csc_matrix(sp.tril(problem.hessian, format="csc"))
-        lower.eliminate_zeros()
-        lower.sort_indices()
-        hess = highspy.HighsHessian()
-        hess.dim_ = n
-        hess.format_ = highspy.HessianFormat.kTriangular
-        hess.start_ = lower.indptr.astype(np.int32)
-        hess.index_ = lower.indices.astype(np.int32)
-        hess.value_ = lower.data.astype(np.float64)
-        model.hessian_ = hess
-    passed = highs.passModel(model)
-    load_seconds = time.perf_counter() - tick
-    version = highs_version()
-    if passed == highspy.HighsStatus.kError:
-        report = SolverReport(
-            version, SolveStatus.ERROR,
-            "HiGHS rejected the model (passModel returned an error): check that bounds are "
-            "ordered, the Hessian is symmetric and the shapes agree", 0, 0.0,
-        )
-        return MatrixOutcome(report, None, None, None, load_seconds)
-
-    tick = time.perf_counter()
-    highs.run()
-    solve_seconds = time.perf_counter() - tick
-    model_status = highs.getModelStatus()
-    status = _HIGHS_STATUS.get(model_status.name, SolveStatus.ERROR)
-    info = highs.getInfo()
-    iterations = sum(
-        max(int(getattr(info, name, 0)), 0)
-        for name in (
-            "simplex_iteration_count",
-            "ipm_iteration_count",
-            "qp_iteration_count",
-            "pdlp_iteration_count",
-        )
-    )
-    report = SolverReport(
-        solver=version,
-        status=status,
-        message=f"Model status: {highs.modelStatusToString(model_status)}",
-        iterations=iterations,
-        solve_seconds=solve_seconds,
-    )
-    has_point = int(info.primal_solution_status) == 2  # 2: feasible point available
-    solution = highs.getSolution()
-    x = np.asarray(solution.col_value, dtype=np.float64) if has_point else None
-    duals = None
-    if status is SolveStatus.OPTIMAL and solution.dual_valid:
-        duals = np.asarray(solution.row_dual, dtype=np.float64)
-    objective = float(info.objective_function_value) if has_point else None
-    return MatrixOutcome(report, objective, x, duals, load_seconds)

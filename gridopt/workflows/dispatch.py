@@ -200,8 +200,7 @@ class Dispatcher:
 
     def _column_map(self, var: pyo.Var) -> tuple[np.ndarray, np.ndarray]:
         """HiGHS columns of ``var``'s elements (-1 where HiGHS has none: fixed or unused)."""
-        var_map = self.solver._solver._pyomo_var_to_solver_var_map
-        cols = np.array([var_map.get(id(v), -1) for v in var.values()], dtype=np.int64)
+        cols = self.solver.column_indices(var.values(), missing=-1)
         fallback = np.array([pyo.value(v, exception=False) or 0.0 for v in var.values()])
         return cols, fallback
 
@@ -328,7 +327,7 @@ class Dispatcher:
         return _assemble(self, inputs, sp, ac, base_sp, base_ac, duals, it, settled, seconds)
 
     def _n_columns(self) -> int:
-        return int(self.solver._solver._solver_model.getNumCol())
+        return self.solver.n_columns()
 
     def _set_point(self, point: OperatingPoint) -> None:
         """Linearise around ``point`` and push the changed rows to HiGHS."""

@@ -14,11 +14,10 @@ from gridopt.solvers.highs import (
     HIGHS_CAPABILITIES,
     HighsOptions,
     HighsSolver,
-    MatrixProblem,
     SolverCapabilities,
-    solve_matrix_problem,
     solve_with_highs,
 )
+from gridopt.solvers.highs_matrix import MatrixProblem, solve_matrix_problem
 from gridopt.solvers.status import SolveStatus
 
 

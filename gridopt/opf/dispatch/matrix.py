@@ -54,7 +54,8 @@ from gridopt.network.case import FloatArray
 from gridopt.opf.dispatch.grid import DispatchGrid
 from gridopt.opf.dispatch.inputs import DispatchInputs
 from gridopt.opf.dispatch.options import DispatchOptions
-from gridopt.solvers.highs import HighsOptions, MatrixOutcome, MatrixProblem, solve_matrix_problem
+from gridopt.solvers.highs import HighsOptions
+from gridopt.solvers.highs_matrix import MatrixOutcome, MatrixProblem, solve_matrix_problem
 
 
 @dataclass(frozen=True, eq=False)

@@ -55,6 +55,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 import pyomo.environ as pyo
@@ -62,7 +63,7 @@ import pyomo.environ as pyo
 from gridopt.errors import InfeasibleError, SolverError
 from gridopt.network.case import BoolArray, FloatArray
 from gridopt.opf.switching.topology import SwitchingGraph
-from gridopt.solvers._highs_threads import highs_threads
+from gridopt.solvers.highs import HighsOptions, HighsSolver
 from gridopt.solvers.status import SolverReport, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -306,7 +307,14 @@ def declare_limits(
     )
 
 
-def _tangent(m: pyo.ConcreteModel, graph: SwitchingGraph, var: str, e: int, t: int,
+class FlowComponent(Enum):
+    """Which flow a loss tangent bounds: ``l_p >= P^2`` or ``l_q >= Q^2``."""
+
+    ACTIVE = "P"
+    REACTIVE = "Q"
+
+
+def _tangent(m: pyo.ConcreteModel, graph: SwitchingGraph, var: FlowComponent, e: int, t: int,
              a: float) -> pyo.Expression:
     """Perspective tangent of ``y^2`` at ``a``: ``l >= 2 a y - a^2 alpha`` (``alpha = 1`` if fixed).
 
@@ -315,8 +323,9 @@ def _tangent(m: pyo.ConcreteModel, graph: SwitchingGraph, var: str, e: int, t: i
     perspective ``y^2 / alpha``, much tighter than ``2 a y - a^2`` (Frangioni and Gentile,
     Math. Program. 106, 2006).
     """
-    loss = m.lp[e, t] if var == "P" else m.lq[e, t]
-    flow = m.P[e, t] if var == "P" else m.Q[e, t]
+    active = var is FlowComponent.ACTIVE
+    loss = m.lp[e, t] if active else m.lq[e, t]
+    flow = m.P[e, t] if active else m.Q[e, t]
     return loss >= 2 * a * flow - a * a * _alpha(m, graph, e)
 
 
@@ -328,8 +337,8 @@ def declare_loss_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int,
     for e in range(graph.n_edge):
         for t in range(n_t):
             for a in points:
-                m.cuts.add(_tangent(m, graph, "P", e, t, a))
-                m.cuts.add(_tangent(m, graph, "Q", e, t, a))
+                m.cuts.add(_tangent(m, graph, FlowComponent.ACTIVE, e, t, a))
+                m.cuts.add(_tangent(m, graph, FlowComponent.REACTIVE, e, t, a))
 
 
 def declare_switching_limit(m: pyo.ConcreteModel, graph: SwitchingGraph,
@@ -416,43 +425,39 @@ def solve_reconfiguration(
     SolverError
         HiGHS failed.
     """
-    from pyomo.contrib.appsi.solvers.highs import Highs
-
     options = options or MilpOptions()
     t0 = time.perf_counter()
     m, s_base, _ = build_model(graph, p_mw, q_mvar, period_hours, options)
     build_s = time.perf_counter() - t0
-    solver = Highs()
-    solver.config.load_solution = False
-    solver.config.time_limit = options.time_limit_s
     # HiGHS's sub-MIP heuristics (RINS/RENS) and restarts cost most of the time on these models
-    # while the tree search finds the incumbent quickly: switch them off.
-    solver.highs_options = {
-        "mip_rel_gap": options.mip_rel_gap,
-        "threads": highs_threads(1),
-        "mip_heuristic_run_rins": False,
-        "mip_heuristic_run_rens": False,
-        "mip_heuristic_run_root_reduced_cost": False,
-        "mip_allow_restart": False,
-        "output_flag": logger.isEnabledFor(logging.DEBUG),
-    }
+    # while the tree search finds the incumbent quickly: switch them off. Cuts are added to the
+    # model between rounds, so the adapter scans for new rows (no structure_fixed).
+    solver = HighsSolver(HighsOptions(
+        threads=1,
+        time_limit_seconds=options.time_limit_s,
+        mip_rel_gap=options.mip_rel_gap,
+        extra=(("mip_heuristic_run_rins", False), ("mip_heuristic_run_rens", False),
+               ("mip_heuristic_run_root_reduced_cost", False), ("mip_allow_restart", False)),
+    ))
     total_s = 0.0
     n_t = p_mw.shape[0]
     rounds = 0
     previous: tuple[int, ...] | None = None
     status, message = SolveStatus.ERROR, ""
+    incumbent = False
     for rounds in range(1, options.max_rounds + 1):
         t_round = time.perf_counter()
-        res = solver.solve(m)
+        outcome = solver.solve(m)
         total_s += time.perf_counter() - t_round
-        term = str(res.termination_condition)
-        message = term
-        if res.best_feasible_objective is None:
-            status = (SolveStatus.INFEASIBLE if "infeasible" in term.lower()
-                      else SolveStatus.ERROR)
+        status, message = outcome.report.status, outcome.report.message
+        incumbent = outcome.objective is not None
+        if not incumbent:  # infeasible, failed, or no radial configuration within the time
             break
-        status = SolveStatus.OPTIMAL
-        res.solution_loader.load_vars()
+        if status is SolveStatus.NOT_CONVERGED:
+            # the time limit stopped the tree search with an incumbent: a radial configuration
+            # that is used (the AC evaluation still ranks it) but whose report keeps the status
+            logger.warning("reconfiguration MILP stopped before proving optimality (%s); "
+                           "using its incumbent", message)
         config = tuple(round(pyo.value(m.alpha[e])) for e in m.alpha)
         proxy, exact = _loss_proxy_and_exact(m, graph, n_t)
         converged = exact - proxy <= options.objective_tolerance * max(exact, 1e-12)
@@ -462,8 +467,8 @@ def solve_reconfiguration(
         if added == 0 or config == previous:
             break
         previous = config
-    report = SolverReport(solver=f"highs {_highs_version()} (appsi)", status=status,
-                          message=message, iterations=rounds, solve_seconds=total_s)
+    report = SolverReport(solver=solver.version, status=status, message=message,
+                          iterations=rounds, solve_seconds=total_s)
     if status is SolveStatus.INFEASIBLE:
         limit = ("" if options.max_switching is None
                  else f" within {options.max_switching} switching operations")
@@ -471,9 +476,10 @@ def solve_reconfiguration(
             f"network {graph.name}: no radial configuration{limit} exists; allow more switching "
             "operations or mark more elements switchable"
         )
-    if status is not SolveStatus.OPTIMAL:
-        raise SolverError(f"network {graph.name}: HiGHS failed on the reconfiguration MILP "
-                          f"({message}); rerun with -vv for the solver log")
+    if not incumbent:
+        raise SolverError(f"network {graph.name}: HiGHS found no configuration in the "
+                          f"reconfiguration MILP ({status.value}: {message}); raise the time "
+                          "limit or rerun with -vv for the solver log")
     closed = np.array([
         bool(round(pyo.value(m.alpha[e]))) if graph.switchable[e] else True
         for e in range(graph.n_edge)
@@ -509,19 +515,9 @@ def _refine_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int, tol: flo
             p = float(pyo.value(m.P[e, t]))
             q = float(pyo.value(m.Q[e, t]))
             if pyo.value(m.lp[e, t]) < p * p * (1 - tol) - 1e-9:
-                m.cuts.add(_tangent(m, graph, "P", e, t, p))
+                m.cuts.add(_tangent(m, graph, FlowComponent.ACTIVE, e, t, p))
                 added += 1
             if pyo.value(m.lq[e, t]) < q * q * (1 - tol) - 1e-9:
-                m.cuts.add(_tangent(m, graph, "Q", e, t, q))
+                m.cuts.add(_tangent(m, graph, FlowComponent.REACTIVE, e, t, q))
                 added += 1
     return added
-
-
-def _highs_version() -> str:
-    try:
-        import highspy
-
-        h = highspy.Highs()
-        return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
-    except Exception:
-        return "unknown"
