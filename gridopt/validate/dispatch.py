@@ -15,7 +15,6 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 import pandapower as pp
@@ -24,8 +23,29 @@ import xarray as xr
 
 from gridopt.network.assets import Assets
 from gridopt.network.case import FloatArray
+from gridopt.opf.dispatch.flows import PeriodFlows, series_power_flow
 from gridopt.opf.dispatch.grid import DispatchGrid
-from gridopt.opf.dispatch.model import OperatingPoint
+from gridopt.opf.dispatch.violations import (
+    Violation,
+    ViolationKind,
+    ViolationSource,
+    ac_violations,
+)
+
+#: The results of :class:`ACChecker` (named ``ACCheck`` here since the check is what makes them).
+ACCheck = PeriodFlows
+
+__all__ = [
+    "ACCheck",
+    "ACChecker",
+    "ACOPFReference",
+    "Violation",
+    "ViolationKind",
+    "ViolationSource",
+    "ac_opf_reference",
+    "ac_violations",
+    "series_power_flow",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,49 +57,6 @@ except ImportError:  # pragma: no cover - depends on the environment
     _HAVE_NUMBA = False
 
 BoolArray = np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class ACCheck:
-    """AC power-flow results of every period, arrays shaped ``(time, element)``.
-
-    Periods whose power flow did not converge have ``converged = False`` and NaN results.
-    """
-
-    converged: BoolArray
-    vm_pu: FloatArray
-    p_from_mw: FloatArray
-    q_from_mvar: FloatArray
-    v_from_pu: FloatArray
-    loss_mw: FloatArray
-    loading_percent: FloatArray
-    max_loading_percent: FloatArray
-    p_grid_mw: FloatArray
-    q_grid_mvar: FloatArray
-    seconds: float
-
-    @property
-    def losses_mw(self) -> FloatArray:
-        """Total active losses of each period."""
-        return self.loss_mw.sum(axis=1)
-
-    @property
-    def all_converged(self) -> bool:
-        """True when every period's power flow converged."""
-        return bool(np.all(self.converged))
-
-    def operating_point(self) -> OperatingPoint:
-        """Branch state for the loss linearisation (non-converged periods become zero flow)."""
-
-        def clean(a: FloatArray, fill: float) -> FloatArray:
-            return np.where(np.isfinite(a), a, fill)
-
-        return OperatingPoint(
-            p_from_mw=clean(self.p_from_mw, 0.0),
-            q_from_mvar=clean(self.q_from_mvar, 0.0),
-            v_from_pu=clean(self.v_from_pu, 1.0),
-            loss_mw=clean(self.loss_mw, 0.0),
-        )
 
 
 def _write_column(table: pd.DataFrame, name: str, values: FloatArray) -> None:
@@ -273,165 +250,6 @@ class ACChecker:
             q_grid_mvar=qg,
             seconds=seconds,
         )
-
-
-class ViolationKind(StrEnum):
-    """What limit a :class:`Violation` breaks."""
-
-    VOLTAGE_LOW = "voltage_low"
-    VOLTAGE_HIGH = "voltage_high"
-    THERMAL = "thermal"
-    #: the period's AC power flow did not converge (no limits could be checked)
-    NOT_CONVERGED = "not_converged"
-    #: the LP dumped surplus energy into its loss variables: value is the model's losses in
-    #: MW, limit the AC losses
-    LOSS_INFLATION = "loss_inflation"
-
-
-class ViolationSource(StrEnum):
-    """Who found a :class:`Violation`."""
-
-    AC = "ac"  # the pandapower check of the result
-    MODEL = "model"  # a slack the LP had to use
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One limit violated in one period (``element`` names the bus or branch)."""
-
-    kind: ViolationKind
-    source: ViolationSource
-    period: int
-    time: str
-    element: str
-    value: float
-    limit: float
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain dictionary for JSON output."""
-        return {
-            "kind": self.kind.value,
-            "source": self.source.value,
-            "period": self.period,
-            "time": self.time,
-            "element": self.element,
-            "value": self.value,
-            "limit": self.limit,
-        }
-
-
-def ac_violations(
-    check: ACCheck,
-    grid: DispatchGrid,
-    times: np.ndarray,
-    voltage_tolerance_pu: float = 1e-4,
-    loading_tolerance_percent: float = 0.01,
-) -> list[Violation]:
-    """List every voltage and loading limit the AC power flows break, and unsolved periods."""
-    out: list[Violation] = []
-    labels = [str(t) for t in times]
-    for t in np.flatnonzero(~check.converged):
-        out.append(
-            Violation(ViolationKind.NOT_CONVERGED, ViolationSource.AC, int(t), labels[t],
-                      "network", math.nan, math.nan)
-        )
-    vm = check.vm_pu
-    with np.errstate(invalid="ignore"):
-        low = vm < grid.vmin_pu[None, :] - voltage_tolerance_pu
-        high = vm > grid.vmax_pu[None, :] + voltage_tolerance_pu
-        limit = check.max_loading_percent[None, :] + loading_tolerance_percent
-        over = check.loading_percent > limit
-    for t, n in np.argwhere(low):
-        out.append(Violation(ViolationKind.VOLTAGE_LOW, ViolationSource.AC,
-                             int(t), labels[t], f"bus {grid.bus_id[n]}",
-                             float(vm[t, n]), float(grid.vmin_pu[n])))
-    for t, n in np.argwhere(high):
-        out.append(Violation(ViolationKind.VOLTAGE_HIGH, ViolationSource.AC,
-                             int(t), labels[t], f"bus {grid.bus_id[n]}",
-                             float(vm[t, n]), float(grid.vmax_pu[n])))
-    for t, line in np.argwhere(over):
-        out.append(Violation(ViolationKind.THERMAL, ViolationSource.AC,
-                             int(t), labels[t], grid.branch_label[line],
-                             float(check.loading_percent[t, line]),
-                             float(check.max_loading_percent[line])))
-    out.sort(key=lambda v: (v.period, v.kind, v.element))
-    return out
-
-
-def series_power_flow(
-    grid: DispatchGrid,
-    p_net_mw: FloatArray,
-    q_net_mvar: FloatArray,
-    tolerance_pu: float = 1e-9,
-    max_iterations: int = 100,
-) -> tuple[OperatingPoint, FloatArray, BoolArray]:
-    r"""AC power flow of all periods at once on the series branch model of ``grid``.
-
-    Solves ``Y_NN V_N + Y_Ns V_s = conj(S_N / V_N)`` for the non-slack buses by the Z-bus
-    fixed point ``V_N <- Y_NN^{-1} (conj(S_N / V_N) - Y_Ns V_s)`` with one sparse LU
-    factorisation shared by every period (columns are periods). Branches are series
-    impedances with off-nominal taps; line charging and magnetising are left out, as in the
-    dispatch LP. Used between linearisation rounds; the final check is ``pandapower.runpp``.
-
-    Parameters
-    ----------
-    grid
-        Network.
-    p_net_mw, q_net_mvar
-        ``(time, bus)`` net injections (generation minus demand).
-
-    Returns
-    -------
-    tuple
-        The :class:`OperatingPoint`, voltage magnitudes ``(time, bus)`` and a per-period
-        convergence flag.
-    """
-    import scipy.sparse as sp
-    from scipy.sparse.linalg import splu
-
-    nb = grid.n_bus
-    base = grid.base_mva
-    f, t = grid.branch_from, grid.branch_to
-    y = 1.0 / (grid.r_pu + 1j * grid.x_pu)
-    tap = grid.tap_ratio
-    rows = np.concatenate([f, f, t, t])
-    cols = np.concatenate([f, t, f, t])
-    vals = np.concatenate([y / tap**2, -y / tap, -y / tap, y])
-    ybus = sp.csc_matrix((vals, (rows, cols)), shape=(nb, nb))
-    s = grid.slack_bus
-    keep = np.array([i for i in range(nb) if i != s], dtype=np.int64)
-    y_nn = ybus[keep][:, keep].tocsc()
-    y_ns = ybus[keep][:, [s]].toarray()
-    lu = splu(y_nn)
-    sbus = ((p_net_mw + 1j * q_net_mvar) / base).T[keep]  # (n-1, T)
-    n_t = p_net_mw.shape[0]
-    v_s = grid.v_slack_pu
-    v_n = np.full((nb - 1, n_t), v_s, dtype=complex)
-    const = y_ns * v_s
-    err = np.inf
-    for _ in range(max_iterations):
-        new = lu.solve(np.conj(sbus / v_n) - const)
-        err_t = np.max(np.abs(new - v_n), axis=0)
-        v_n = new
-        err = float(err_t.max())
-        if err < tolerance_pu:
-            break
-    converged = err_t < max(tolerance_pu * 1e3, 1e-6)
-    v = np.empty((nb, n_t), dtype=complex)
-    v[keep] = v_n
-    v[s] = v_s
-    v = v.T  # (T, nb)
-    vf = v[:, f] / tap[None, :]
-    current = (vf - v[:, t]) * y[None, :]
-    s_from = vf * np.conj(current) * base
-    loss = grid.r_pu[None, :] * np.abs(current) ** 2 * base
-    point = OperatingPoint(
-        p_from_mw=s_from.real.copy(),
-        q_from_mvar=s_from.imag.copy(),
-        v_from_pu=np.abs(v[:, f]),
-        loss_mw=loss,
-    )
-    return point, np.abs(v), converged
 
 
 @dataclass(frozen=True, eq=False)
