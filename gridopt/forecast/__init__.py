@@ -15,6 +15,7 @@ See ``docs/forecast.md`` for the features, the output layouts and the model stor
 
 from __future__ import annotations
 
+from gridopt.forecast.bus_demand import to_bus_demand
 from gridopt.forecast.estimators import QuantileBoostingRegressor, SeasonalNaiveRegressor
 from gridopt.forecast.features import (
     FeatureMatrix,
@@ -28,7 +29,6 @@ from gridopt.forecast.forecaster import (
     backtest,
     parse_local_time,
     predict,
-    to_bus_demand,
     train,
 )
 from gridopt.forecast.options import QUANTILES, Aggregate, ForecastOptions, Target

@@ -28,9 +28,10 @@ from gridopt.errors import InputError
 from gridopt.network.arrays import Network, build_network
 from gridopt.network.case import CaseData
 from gridopt.network.case_model import model_from_case
+from gridopt.network.case_to_pandapower import pandapower_from_case
 from gridopt.network.matpower import read_matpower
 from gridopt.network.model import ElementMap, NetworkModel, SourceKind
-from gridopt.network.pandapower_io import case_from_pandapower, pandapower_from_case
+from gridopt.network.pandapower_io import case_from_pandapower
 from gridopt.network.pandapower_model import model_from_pandapower
 from gridopt.network.samples import sample_case_names, sample_case_path
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from gridopt.network.arrays import build_network
+from gridopt.network.case_to_pandapower import pandapower_from_case
 from gridopt.network.matpower import read_matpower
-from gridopt.network.pandapower_io import pandapower_from_case
 from gridopt.network.samples import data_dir
 from tests.network.conftest import pandapower_ybus
 

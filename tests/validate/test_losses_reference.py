@@ -3,7 +3,7 @@
 Minimising total generation with unit linear costs on every generator minimises the branch
 losses when bus shunt conductances are zero (total generation = demand + branch losses +
 sum g_sh V^2; PGLib case30 has no shunt conductance). The pandapower net is the NOTES.md-fixed
-one of :func:`gridopt.network.pandapower_io.pandapower_from_case` (tap on the MATPOWER "from"
+one of :func:`gridopt.network.case_to_pandapower.pandapower_from_case` (tap on the MATPOWER "from"
 side, slack voltage free within its limits).
 
 Two differences of pandapower's OPF are handled, not ignored:
@@ -25,8 +25,8 @@ import pandapower as pp
 import pytest
 
 from gridopt.network.arrays import build_network
+from gridopt.network.case_to_pandapower import pandapower_from_case
 from gridopt.network.matpower import read_matpower
-from gridopt.network.pandapower_io import pandapower_from_case
 from gridopt.network.samples import sample_case_path
 from gridopt.opf.ac import solve_ac_opf
 from gridopt.opf.result import Objective
