@@ -23,6 +23,7 @@ import enum
 import logging
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandapower as pp
@@ -231,13 +232,9 @@ def check_ac(
         return _not_run(solution, message, "")
 
 
-def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -> ACCheck:
+def _non_finite(solution: OPFSolution) -> ACCheck | None:
+    """A not-run check when the OPF solution has a NaN or infinite value (nothing to check)."""
     network = solution.network
-    case = network.case
-    emap = loaded.element_map
-    base = network.base_mva
-    volts = CaseVoltages.of(solution)
-
     for name in ("vm_pu", "va_rad", "pg_pu", "qg_pu"):
         values = getattr(solution, name)
         bad = np.flatnonzero(~np.isfinite(values))
@@ -248,14 +245,23 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
                 solution, f"the OPF solution has a non-finite {name} at {element} "
                 f"({len(bad)} value(s) in all); there is no point to check", element,
             )
-    net = loaded.pandapower_net()
-    try:
-        write_dispatch(net, emap, solution, volts)
-    except InputError as exc:
-        return _not_run(solution, f"cannot write the OPF dispatch into pandapower: {exc}", "")
-    notes = tuple(add_island_slacks(net, loaded, solution))
-    init_vm, init_va = start_voltages(net, emap, volts)
-    status, message, element, iterations = ACCheckStatus.PASSED, "", "", 0
+    return None
+
+
+@dataclass(frozen=True)
+class _PowerFlowRun:
+    """How ``pandapower.runpp`` ended from the OPF point (``error``: it raised, no results)."""
+
+    status: ACCheckStatus
+    message: str
+    element: str
+    iterations: int
+    error: bool = False
+
+
+def _run_power_flow(net: pp.pandapowerNet, loaded: LoadedNetwork, init_vm: list[float],
+                    init_va: list[float], name: str) -> _PowerFlowRun:
+    """Newton-Raphson from the OPF voltages; never raises (a failure is named, with a suspect)."""
     try:
         pp.runpp(
             net, algorithm="nr", calculate_voltage_angles=True, enforce_q_lims=False,
@@ -266,30 +272,48 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
             # than it saves.
             numba=False,
         )
-        iterations = int(net._ppc.get("iterations", 0) or 0)
     except pp.LoadflowNotConverged as exc:
-        status, iterations = ACCheckStatus.NOT_CONVERGED, MAX_ITERATIONS
-        message = (
+        return _PowerFlowRun(
+            ACCheckStatus.NOT_CONVERGED,
             f"pandapower runpp did not converge in {MAX_ITERATIONS} iterations from the OPF "
-            f"point: {exc}"
-        )
+            f"point: {exc}", "", MAX_ITERATIONS)
     except Exception as exc:  # whatever else pandapower raises: name it, keep the OPF
         element, cause = suspects(net, loaded)
         message = f"pandapower runpp raised {type(exc).__name__}: {exc}"
         if element:
             message += f"; likely cause: {element} has {cause}"
-        logger.debug("%s: runpp raised", case.name, exc_info=True)
-        logger.warning("%s: AC check error: %s", case.name, message)
-        return _not_run(solution, message, element, notes)
-
+        logger.debug("%s: runpp raised", name, exc_info=True)
+        logger.warning("%s: AC check error: %s", name, message)
+        return _PowerFlowRun(ACCheckStatus.ERROR, message, element, 0, error=True)
     ppc = net._ppc
-    if ppc is None or "bus" not in ppc or "branch" not in ppc:
-        element, cause = suspects(net, loaded)
-        message = (message + "; " if message else "") + "pandapower produced no power-flow data"
-        if element:
-            message += f"; likely cause: {element} has {cause}"
-        return _not_run(solution, message, element, notes)
+    return _PowerFlowRun(ACCheckStatus.PASSED, "", "",
+                         int(ppc.get("iterations", 0) or 0) if ppc is not None else 0)
 
+
+@dataclass(frozen=True, eq=False)
+class _Balance:
+    """The OPF point in pandapower's equations: per-bus mismatch and what was checked."""
+
+    bus: np.ndarray  # pandapower's ppc bus table after the power flow
+    ybus: Any
+    pf_pos: np.ndarray  # ppc bus row of every case bus (-1: none)
+    mapped: np.ndarray  # ppc bus row of every OPF bus
+    s_gen: np.ndarray  # OPF generation per ppc bus (pu)
+    s_demand: np.ndarray  # pandapower's scheduled demand per ppc bus (pu)
+    left_out: np.ndarray  # OPF buses pandapower's connectivity check dropped
+    carried_mva: np.ndarray  # |generation - demand| per ppc bus
+    max_mismatch: float
+    worst_label: str
+
+
+def _balance(net: pp.pandapowerNet, loaded: LoadedNetwork, solution: OPFSolution,
+             notes: tuple[str, ...]) -> _Balance | ACCheck:
+    """Evaluate pandapower's power balance at the OPF voltages (or a not-run check)."""
+    network = solution.network
+    case = network.case
+    emap = loaded.element_map
+    base = network.base_mva
+    ppc = net._ppc
     bus = np.real(np.asarray(ppc["bus"]))
     pf_pos = pf_bus_positions(net, emap, case.branch_from, case.branch_to, case.n_bus)
     mapped = pf_pos[network.bus_case_index]
@@ -326,28 +350,63 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
     s_calc = v_pf * np.conj(ybus @ v_pf)
     mismatch = np.abs(s_calc - (s_gen - s_demand)) * base
     label_of_pf = {int(p): case.bus_label[i] for i, p in enumerate(pf_pos) if p >= 0}
-
     # Buses pandapower's connectivity check left out (no slack reaches them): their balance is
-    # not checked. Harmless when they carry no power in the OPF; a failure otherwise.
+    # not checked.
     left_out = bus[mapped, ix.BUS_TYPE] == ix.PPC_BUS_NONE
     checked = np.zeros(n_pf, dtype=bool)
     checked[mapped[~left_out]] = True
-    carried_mva = np.abs(s_gen - s_demand) * base
-    unchecked = np.flatnonzero(left_out & (carried_mva[mapped] > tol.mismatch_mva))
-    quiet = np.flatnonzero(left_out & (carried_mva[mapped] <= tol.mismatch_mva))
+    mis_checked = np.where(checked, mismatch, np.nan)
+    worst = int(np.nanargmax(mis_checked)) if np.any(np.isfinite(mis_checked)) else 0
+    max_mismatch = float(mis_checked[worst]) if np.isfinite(mis_checked[worst]) else float("nan")
+    return _Balance(bus=bus, ybus=ybus, pf_pos=pf_pos, mapped=mapped, s_gen=s_gen,
+                    s_demand=s_demand, left_out=left_out,
+                    carried_mva=np.abs(s_gen - s_demand) * base, max_mismatch=max_mismatch,
+                    worst_label=label_of_pf.get(worst, f"pandapower bus row {worst}"))
+
+
+def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -> ACCheck:
+    network = solution.network
+    case = network.case
+    volts = CaseVoltages.of(solution)
+    early = _non_finite(solution)
+    if early is not None:
+        return early
+    net = loaded.pandapower_net()
+    try:
+        write_dispatch(net, loaded.element_map, solution, volts)
+    except InputError as exc:
+        return _not_run(solution, f"cannot write the OPF dispatch into pandapower: {exc}", "")
+    notes = tuple(add_island_slacks(net, loaded, solution))
+    init_vm, init_va = start_voltages(net, loaded.element_map, volts)
+    run = _run_power_flow(net, loaded, init_vm, init_va, case.name)
+    if run.error:
+        return _not_run(solution, run.message, run.element, notes)
+    status, message, element, iterations = run.status, run.message, run.element, run.iterations
+    ppc = net._ppc
+    if ppc is None or "bus" not in ppc or "branch" not in ppc:
+        element, cause = suspects(net, loaded)
+        message = (message + "; " if message else "") + "pandapower produced no power-flow data"
+        if element:
+            message += f"; likely cause: {element} has {cause}"
+        return _not_run(solution, message, element, notes)
+    bal = _balance(net, loaded, solution, notes)
+    if isinstance(bal, ACCheck):
+        return bal
+    mapped, left_out = bal.mapped, bal.left_out
+    # Left-out buses are harmless when they carry no power in the OPF; a failure otherwise.
+    unchecked = np.flatnonzero(left_out & (bal.carried_mva[mapped] > tol.mismatch_mva))
+    quiet = np.flatnonzero(left_out & (bal.carried_mva[mapped] <= tol.mismatch_mva))
     if len(quiet):
         notes += (
             f"{len(quiet)} bus(es) without a connection to a slack and carrying no power "
             f"(first: {network.bus_label[quiet[0]]}) are left out of the check",
         )
-    mis_checked = np.where(checked, mismatch, np.nan)
-    worst = int(np.nanargmax(mis_checked)) if np.any(np.isfinite(mis_checked)) else 0
-    max_mismatch = float(mis_checked[worst]) if np.isfinite(mis_checked[worst]) else float("nan")
-
+    max_mismatch, worst_label = bal.max_mismatch, bal.worst_label
     opf_losses = solution.losses_mw
     converged = status is ACCheckStatus.PASSED
     if converged:
-        losses = pandapower_losses_mw(net, emap)
+        bus = bal.bus
+        losses = pandapower_losses_mw(net, loaded.element_map)
         on = ~left_out
         pos_on = mapped[on]
         v_sol = bus[pos_on, ix.VM] * np.exp(1j * np.deg2rad(bus[pos_on, ix.VA]))
@@ -355,12 +414,11 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
         va_diff = float(np.max(np.abs(np.rad2deg(
             np.angle(v_sol * np.exp(-1j * solution.va_rad[on])))), initial=0.0))
         v_all = bus[:, ix.VM] * np.exp(1j * np.deg2rad(bus[:, ix.VA]))
-        s_gen_pf = v_all * np.conj(ybus @ v_all) + s_demand
-        slack_p, slack_q = _slack_diff(loaded, solution, pf_pos, s_gen_pf, s_gen, net)
+        s_gen_pf = v_all * np.conj(bal.ybus @ v_all) + bal.s_demand
+        slack_p, slack_q = _slack_diff(loaded, solution, bal.pf_pos, s_gen_pf, bal.s_gen, net)
     else:
         losses = vm_diff = va_diff = slack_p = slack_q = float("nan")
 
-    worst_label = label_of_pf.get(worst, f"pandapower bus row {worst}")
     if status is ACCheckStatus.NOT_CONVERGED:
         message += f"; the OPF point's largest mismatch is {max_mismatch:.3g} MVA at {worst_label}"
         element = worst_label
@@ -370,8 +428,9 @@ def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -
         element = network.bus_label[k]
         message = (
             f"{element} (and {len(unchecked) - 1} more bus(es)) carries "
-            f"{carried_mva[mapped[k]]:.4g} MVA in the OPF but no ext_grid or generator connects "
-            "it to a slack, so pandapower's power flow leaves it out: its balance is unchecked"
+            f"{bal.carried_mva[mapped[k]]:.4g} MVA in the OPF but no ext_grid or generator "
+            "connects it to a slack, so pandapower's power flow leaves it out: its balance is "
+            "unchecked"
         )
     elif not max_mismatch <= tol.mismatch_mva:
         status, element = ACCheckStatus.FAILED, worst_label
