@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     context = {"command": "run", "config": str(args.config)}
 
     def body() -> int:
-        from gridopt.workflows.job import run_job
+        from gridopt.workflows.job import JobStatus, run_job
 
         try:
             result = run_job(args.config, now=args.now, out_dir=args.out_dir, progress=progress)
@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             emit_json({**result.summary, "run_dir": str(result.run_dir)})
         else:
             sys.stdout.write(format_summary(result.summary, result.run_dir) + "\n")
-        return EXIT_OK if result.status == "ok" else EXIT_INFEASIBLE
+        return EXIT_OK if result.status is JobStatus.OK else EXIT_INFEASIBLE
 
     try:
         return run_guarded(body, args.json, context)

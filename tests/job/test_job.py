@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from gridopt.workflows.job import run_directory
+from gridopt.workflows.job import STAGES, ReconfigurationOutcome, run_directory
 from gridopt.workflows.rundir import RunLock
 from tests.conftest import REPO
 from tests.job import _cli
@@ -102,6 +102,8 @@ def test_summary_has_the_contract_fields_and_matches_the_files(two_runs: dict[st
     assert {"consumption", "production", "feeder_net"} <= set(fm)
     assert fm["consumption"]["values"] == 12 * 17 and 0 < fm["consumption"]["mae_kwh"] < 2
     assert set(s["seconds_by_stage"]) >= {"ingest", "forecast", "dispatch", "outputs", "total"}
+    assert set(s["seconds_by_stage"]) - {"total"} <= set(STAGES)
+    assert ds.attrs["reconfiguration"] == ReconfigurationOutcome.OFF == "off"
     table = pd.read_csv(run_dir / "dispatch.csv")
     assert len(table) == 12 and {"losses_mw", "bess-17_soc_percent"} <= set(table.columns)
 
