@@ -224,6 +224,25 @@ def _highs_message(results: Results) -> str:
     return f"{message} (pyomo termination: {condition})"
 
 
+def _is_miqp(model: pyo.Block) -> bool:
+    """True when the active objective is quadratic and the model has integer variables.
+
+    Only asked after a failed solve (to name the cause whatever Pyomo's version reports), so
+    normal solves do not pay for the walk over the model.
+    """
+    from pyomo.repn import generate_standard_repn
+
+    integer = any(v.is_integer() or v.is_binary()
+                  for v in model.component_data_objects(pyo.Var, active=True))
+    if not integer:
+        return False
+    for obj in model.component_data_objects(pyo.Objective, active=True):
+        repn = generate_standard_repn(obj.expr, quadratic=True, compute_values=False)
+        if repn.quadratic_vars:
+            return True
+    return False
+
+
 def _iterations(results: Results) -> int:
     """Total simplex + IPM + QP + PDLP iterations HiGHS reported (0 when unknown)."""
     info = results.extra_info
@@ -385,10 +404,14 @@ class HighsSolver:
         logger.debug("HiGHS log for %s:\n%s", model.name, log)
 
         status = map_termination(results.termination_condition)
+        message = _highs_message(results)
+        if status is SolveStatus.ERROR and _is_miqp(model):
+            message = ("HiGHS cannot solve a quadratic objective with integer variables (MIQP); "
+                       "linearise the objective or relax the integers (" + message + ")")
         report = SolverReport(
             solver=self.version,
             status=status,
-            message=_highs_message(results),
+            message=message,
             iterations=_iterations(results),
             solve_seconds=solve_seconds,
         )
