@@ -257,6 +257,12 @@ def build_features(
     Returns
     -------
     FeatureMatrix
+
+    Notes
+    -----
+    Long because it assembles the feature matrix column family by column family in the order the
+    model stores (calendar, lags, rolling windows, weather, solar geometry); splitting it would
+    scatter that order.
     """
     n_series = values.shape[1]
     horizon = options.horizon_steps

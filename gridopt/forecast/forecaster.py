@@ -422,6 +422,10 @@ def backtest(
 
     ``test_start`` and ``test_end`` are local dates or times; a date-only ``test_end`` includes
     that whole day.
+
+    Long because it runs the whole rolling-origin protocol in one place (one fit, every origin,
+    the naive references, metrics on identical pairs), so that the protocol can be read top to
+    bottom.
     """
     series = target_series(data, options.target, options.aggregate, mapping)
     tz = data_timezone(data, options.tz)

@@ -113,6 +113,11 @@ def ingest_table(
     QuarantineBudgetError
         More rows quarantined than ``budget`` allows (or none usable); carries the report and
         the quarantine.
+
+    Notes
+    -----
+    Long because it is the ingestion pipeline in order (codes, intervals, placement, duplicates,
+    budget, grid); each step is a call, and their order is the contract.
     """
     opts = validation or ValidationOptions()
     budget = budget or QuarantineBudget()
@@ -319,6 +324,11 @@ def _assemble(
     budget: QuarantineBudget,
     conversion: _ConversionSummary,
 ) -> IngestResult:
+    """The Dataset, quarantine and report of the regularised readings (and the budget check).
+
+    Long because it fills every output variable, quality code and report count in one pass
+    over the cells.
+    """
     freq = freq_string(step_ns)
     time_index = times_ns.astype("datetime64[ns]")
     ds = xr.Dataset(

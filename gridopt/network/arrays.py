@@ -208,6 +208,11 @@ def build_network(case: CaseData) -> Network:
     InputError
         If there is no reference bus, no in-service generator, a branch with zero impedance, or
         inconsistent limits (``vmin > vmax``, ``pmin > pmax``, ``qmin > qmax``).
+
+    Notes
+    -----
+    Long because it derives every per-unit array of the OPF from the case in one pass, with the
+    checks that name the offending element.
     """
     keep_bus = case.bus_type != ISOLATED
     new_pos = np.full(case.n_bus, -1, dtype=np.int64)

@@ -86,6 +86,11 @@ def pandapower_from_case(case: CaseData) -> tuple[pandapowerNet, ElementMap]:
     tuple[pandapowerNet, ElementMap]
         The net and the map from case positions to its elements (``("bus", i)``,
         ``("ext_grid", 0)``, ``("gen", k)``, ``("line", k)``, ``("trafo", k)``).
+
+    Notes
+    -----
+    Long because it creates the pandapower elements table by table, in the order the element map
+    records them.
     """
     base = case.base_mva
     net = pp.create_empty_network(name=case.name, f_hz=_F_HZ, sn_mva=base)

@@ -113,6 +113,11 @@ def read_matpower(path: str | Path) -> CaseData:
     >>> case = read_matpower(sample_case_path("pglib_opf_case14_ieee"))
     >>> case.n_bus, case.n_gen, case.n_branch
     (14, 5, 20)
+
+    Notes
+    -----
+    Long because it reads the MATPOWER sections in file order, each with its own validation
+    message.
     """
     path = Path(path)
     try:

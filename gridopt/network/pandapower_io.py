@@ -373,6 +373,11 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
         If the net has no reference (ext_grid or slack gen), contains elements gridopt cannot
         model (DC lines, FACTS, asymmetric branches or loads), piecewise-linear or reactive
         costs, or controllable elements without power limits.
+
+    Notes
+    -----
+    Long because it walks pandapower's ppc tables in order (buses, generators, branches, costs)
+    to keep every element's map back to the net.
     """
     if not isinstance(net, pandapowerNet):
         raise InputError(f"{name!r} is a {type(net).__name__}, not a pandapower net")

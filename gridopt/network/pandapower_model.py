@@ -368,6 +368,9 @@ def assets_from_net(net: pandapowerNet) -> Assets:
     * ``gen`` rows in service: generators with ``min_p_mw``/``max_p_mw`` and the linear
       ``poly_cost`` coefficient ``cp1_eur_per_mw`` when present.
     * ``ext_grid``: ``max_p_mw`` / ``min_p_mw`` / ``max_q_mvar`` as grid-connection limits.
+
+    Long because it reads each kind of asset (storage, PV, flexible loads, generators, grid
+    connection) from its own pandapower table and columns.
     """
     storage = []
     for idx, row in net.storage.iterrows():

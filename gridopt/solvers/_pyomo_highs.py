@@ -49,7 +49,7 @@ def _mutable_bounds_class() -> type:
 def _message(name: str) -> str:
     return (f"Pyomo {pyomo.version.version} has no '{name}' in its HiGHS interface, which "
             "gridopt's persistent re-solves rely on; install a Pyomo version within the range "
-            "in gridopt's requirements (pip install 'pyomo>=6.9.2,<7')")
+            "in gridopt's requirements (pip install 'pyomo>=6.9.3,<7')")
 
 
 def check_internals(solver: Highs) -> None:

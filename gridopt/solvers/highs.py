@@ -357,6 +357,11 @@ class HighsSolver:
         HighsOutcome
             The report and, when a feasible point exists, the variable values are loaded into
             the model (``pyo.value(var)``). Failed solves leave variable values untouched.
+
+        Notes
+        -----
+        Long because one solve has several paths (manual, fresh and ordinary updates,
+        failure, duals), each short.
         """
         config: dict[str, object] = {
             "load_solutions": False,

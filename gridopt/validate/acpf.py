@@ -365,6 +365,12 @@ def _balance(net: pp.pandapowerNet, loaded: LoadedNetwork, solution: OPFSolution
 
 
 def _check(loaded: LoadedNetwork, solution: OPFSolution, tol: CheckTolerances) -> ACCheck:
+    """Write the OPF point into pandapower, run its power flow there and judge the result.
+
+    Long because the verdict names the first of four failed tests (not converged, unchecked
+    bus, mismatch, voltage difference) with its element; the computations are in the helpers
+    above.
+    """
     network = solution.network
     case = network.case
     volts = CaseVoltages.of(solution)

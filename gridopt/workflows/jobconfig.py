@@ -309,6 +309,11 @@ def parse_config(raw: bytes, path: Path | None = None, base: Path | None = None)
     InputError
         Not TOML, unknown sections or keys, wrong types, missing required keys, missing input
         files, values out of range. The message names the key and the fix.
+
+    Notes
+    -----
+    Long because it reads every section of the job config in the documented order, each key with
+    its own error message.
     """
     where = str(path) if path is not None else "job config"
     base = base if base is not None else (path.parent if path is not None else Path.cwd())

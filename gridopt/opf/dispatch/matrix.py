@@ -132,6 +132,12 @@ def build_dc_dispatch_matrices(
         Forecast on the grid's buses.
     options
         Objective weights.
+
+    Notes
+    -----
+    Long because it assembles every family of the lossless LP in one place; the families become
+    functions of their own when they are shared with the persistent path (the next step of the
+    architecture issue).
     """
     n_t, dt = inputs.n_periods, inputs.period_hours
     nb = grid.n_bus

@@ -338,6 +338,11 @@ def build_switching_graph(
         Unsupported elements, unknown switchable indices, no supply, an island without supply,
         or fixed (non-switchable) closed elements that already form a loop so that no radial
         configuration exists.
+
+    Notes
+    -----
+    Long because it contracts the model's topology into the switching graph in one pass (nodes,
+    edges, switchable flags, references), which the MILP and the branch exchange both read.
     """
     spec = spec or SwitchableSpec()
     name = model.name
