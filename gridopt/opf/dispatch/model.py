@@ -56,6 +56,8 @@ class DispatchModel:
     period_hours: float
     options: DispatchOptions
     positions: dict[str, list[int]]
+    #: the model has branch loss variables (built ``with_losses``); else it is lossless
+    with_losses: bool = True
     tangent_names: list[str] = field(default_factory=list)
 
     @property
@@ -213,6 +215,7 @@ def build_dispatch_model(
         period_hours=period_hours,
         options=options,
         positions=positions,
+        with_losses=with_losses,
     )
 
 
@@ -266,7 +269,7 @@ def linearisation_rows(dm: DispatchModel) -> list[ConstraintData]:
     ``q_loss_fixed`` (reactive balance).
     """
     m = dm.model
-    families = [m.loss_definition] if hasattr(m, "loss_definition") else []
+    families = [m.loss_definition] if dm.with_losses else []
     if dm.with_q:
         families += [m.voltage_drop, m.q_balance]
     return [row for family in families for row in family.values()]
@@ -360,7 +363,7 @@ def set_linearisation_point(dm: DispatchModel, point: OperatingPoint) -> None:
         calibrated = point.loss_mw / s2
     small = s2 < 1e-9 * max(float(s2.max()), 1e-12)
     rho = np.where(small | ~np.isfinite(calibrated) | (calibrated < 0), formula, calibrated)
-    if hasattr(m, "loss_rho"):
+    if dm.with_losses:
         _set_param(m.loss_rho, rho)
         if not dm.with_q:
             _set_param(m.loss_kappa, rho * q0**2 / base)

@@ -19,6 +19,8 @@ from gridopt.opf.dispatch.violations import (
 )
 from gridopt.solvers.status import SolveStatus
 
+_VOLTAGE = (ViolationKind.VOLTAGE_LOW, ViolationKind.VOLTAGE_HIGH)
+
 
 @dataclass(frozen=True, eq=False)
 class DispatchResult:
@@ -79,10 +81,10 @@ class DispatchResult:
         out["ac_checked"] = bool(out["ac_checked"])
         out["settled"] = bool(out["settled"])
         out["voltage_violations_baseline"] = sum(
-            v.kind.startswith("voltage") for v in self.baseline_violations
+            v.kind in _VOLTAGE for v in self.baseline_violations
         )
         out["voltage_violations_optimised"] = sum(
-            v.kind.startswith("voltage") and v.source == "ac" for v in self.violations
+            v.kind in _VOLTAGE and v.source is ViolationSource.AC for v in self.violations
         )
         out["thermal_violations_optimised"] = sum(
             v.kind is ViolationKind.THERMAL and v.source is ViolationSource.AC
