@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all wheel-check lint bench bench-all clean
+.PHONY: install demo test test-all test-lowest wheel-check lint bench bench-all clean
 
 install: $(STAMP)
 
@@ -24,6 +24,22 @@ test: install
 
 test-all: install
 	$(BIN)/python -m pytest -q
+
+# The lower bounds of pyproject.toml's dependency ranges, tested: a second venv with every runtime
+# dependency pinned to its lower bound (.ci/lowest_constraints.py) runs the suite on the source
+# tree (the Cython extensions built by `install` against NumPy 2 also load under NumPy 1.26),
+# without the slow and packaging tests. `make test` covers the newest releases the ranges allow.
+LOWEST := .venv-lowest
+test-lowest: install
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) .ci/lowest_constraints.py > $(LOWEST)/constraints.txt
+	$(PYTHON) .ci/lowest_constraints.py --requirements > $(LOWEST)/requirements.txt
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt \
+		-r $(LOWEST)/requirements.txt
+	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/installed.txt
+	PYTHONPATH=$(CURDIR) $(LOWEST)/bin/python -m pytest -m "not slow" -q tests \
+		--ignore=tests/packaging -p no:cacheprovider
 
 # What `pip install .` gives a user: build the wheel from a copy of the source, install it into a
 # fresh venv that cannot see this checkout, run `gridopt opf` and `gridopt demo` from elsewhere
@@ -52,4 +68,4 @@ bench-all: install
 	$(BIN)/python benchmarks/collect.py
 
 clean:
-	rm -rf build $(VENV) gridopt/_ext/*.so gridopt/_ext/*.c ext/*.c
+	rm -rf build $(VENV) $(LOWEST) gridopt/_ext/*.so gridopt/_ext/*.c ext/*.c
