@@ -19,7 +19,7 @@ with ``display(fig)``; ``api.save_png(fig, path)`` writes one.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandapower as pp
 import pandas as pd
@@ -33,6 +33,10 @@ from gridopt.plot import (
     voltage_figure,
 )
 from gridopt.workflows.job import JobResult, dispatch_input, forecast_horizon, load_assets
+
+if TYPE_CHECKING:  # imported when called (they pull in the solvers)
+    from gridopt.workflows.dispatch import DispatchResult
+    from gridopt.workflows.reconfigure import NetReconfiguration
 
 
 def load_network(spec: str | Path | pp.pandapowerNet) -> pp.pandapowerNet:
@@ -111,7 +115,7 @@ def dispatch(
     assets: str | Path | None = None,
     name: str = "network",
     **options: Any,
-) -> Any:
+) -> DispatchResult:
     """Loss-minimising dispatch with an AC power flow of every period (``gridopt dispatch``).
 
     ``forecast`` is a ``(time, bus)`` Dataset (``p_mw``, ``q_mvar``, optional ``pv_p_mw``) such
@@ -133,14 +137,14 @@ def reconfigure(
     *,
     max_switching: int | None = None,
     local_search: bool = True,
-) -> Any:
+) -> NetReconfiguration:
     """Radial configuration with the lowest losses (``gridopt reconfigure``).
 
     ``profiles``: ``(time, bus)`` net demand (a :func:`forecast` Dataset works). Returns a
-    :class:`gridopt.opf.switching.ReconfigurationResult` (``.net`` is the reconfigured copy,
-    ``.summary()`` the figures).
+    :class:`gridopt.workflows.reconfigure.NetReconfiguration` (``.net`` is the reconfigured
+    copy, ``.configuration`` the switch states, ``.summary()`` the figures).
     """
-    from gridopt.opf.switching import ReconfigureOptions
+    from gridopt.workflows.reconfigure import ReconfigureOptions
     from gridopt.workflows.reconfigure import reconfigure as _reconfigure
 
     data = dispatch_input(profiles) if profiles is not None else None

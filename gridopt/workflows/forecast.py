@@ -51,7 +51,7 @@ class ForecastInputs:
     budget: QuarantineBudget = field(default_factory=QuarantineBudget)
 
 
-def read_inputs(inputs: ForecastInputs) -> tuple[xr.Dataset, Any]:
+def read_inputs(inputs: ForecastInputs) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The readings Dataset (NetCDF or a readings file under the budget) and the weather."""
     data = read_data(inputs.data, tz=inputs.tz, budget=inputs.budget)
     weather = read_weather_csv(inputs.weather, tz=inputs.tz) if inputs.weather else None
