@@ -34,7 +34,7 @@ run of each side first (not counted), then the repeats interleaved (gridopt, PyP
 PyPSA, gridopt; ...), so that a change of machine load hits both; min, median and max of the
 repeats; each side single-threaded throughout: one HiGHS thread (the same HiGHS release on both) and
 `OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 1` (PyPSA's post-processing takes a dense
-pseudo-inverse, bus by bus: of 1354 x 1354 for case1354pegase, 1.2 s on one OpenBLAS thread
+pseudo-inverse per sub-network: 1354 x 1354 for case1354pegase, 1.2 s on one OpenBLAS thread
 and 0.8 s on two when the machine is quiet; on this shared machine a second thread made it
 erratic: one write-back took 12.9 s, the next 2.6 s). Stages:
 
