@@ -32,8 +32,9 @@ Three parts (all write ``docs/benchmarks/dispatch.md`` and ``docs/benchmarks/dis
    very different day.
 
 Usage: ``python benchmarks/bench_dispatch.py [--repeats 3] [--periods 24 96] [--skip-pypsa]
-[--skip-pegase] [--skip-resolve] [--simbench | --only-simbench]``; run timed runs under
-``flock /tmp/gridopt-bench.lock``. Exits non-zero if the objectives disagree.
+[--skip-pegase] [--skip-resolve] [--simbench | --only-simbench] [--report-only]``; run
+timed runs under ``flock /tmp/gridopt-bench.lock``. Exits non-zero if the objectives
+disagree. ``--report-only`` rewrites the report from ``docs/benchmarks/dispatch.json``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ from _dispatch_problems import (
     solve_gridopt,
 )
 from _dispatch_report import (
+    JSON_PATH,
     OBJECTIVE_RTOL,
+    condense,
     machine,
     merge_simbench,
     write_report,
@@ -190,7 +193,7 @@ def run_comparison(periods: list[int], repeats: int, with_pypsa: bool,
                     logging.info("%s %s %d periods run %d: %.1f s (HiGHS %.1f s)", tool, case,
                                  n_t, r, runs[tool][-1]["total_seconds"],
                                  runs[tool][-1]["highs_run_seconds"])
-            rows.append({"periods": n_t, "order": order, "warmup": warmup, **runs})
+            rows.append(condense({"periods": n_t, "order": order, "warmup": warmup, **runs}))
     return rows
 
 
@@ -251,6 +254,8 @@ def main() -> None:
                         help="also run the SimBench MV part")
     parser.add_argument("--only-simbench", action="store_true",
                         help="run only the SimBench MV part and merge it into the existing report")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite dispatch.md from the runs in dispatch.json (no runs)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--case", default="pegase", help=argparse.SUPPRESS)
     parser.add_argument("--export", type=Path, help=argparse.SUPPRESS)
@@ -266,6 +271,13 @@ def main() -> None:
         gridopt_worker(args.case, args.worker, args.export, args.out, args.problem)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.report_only:
+        saved: dict[str, Any] = json.loads(JSON_PATH.read_text())
+        for key in ("pegase", "simbench"):
+            saved[key] = [condense(row) for row in saved.get(key) or []]
+        sys.stdout.write(write_report(saved))
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / "collect.py")], check=True)
+        return
     mach = machine()
     summary: dict[str, Any] = {
         "command": sys.argv[1:], "started": datetime.now(UTC).isoformat(),
