@@ -420,6 +420,33 @@ def run_case(cases: list[Case], threads: int, quick: bool) -> dict[str, Any]:
     }
 
 
+def _write(
+    out_dir: Path, cases: dict[str, Any], runs: list[dict[str, Any]], run: dict[str, Any]
+) -> None:
+    """Write the JSON (every run) and the markdown fragment of all cases so far."""
+    json_path = out_dir / "forecast.json"
+    payload = {"schema": SCHEMA, "cases": cases, "runs": [*runs, run]}
+    tmp = json_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    tmp.replace(json_path)
+    load = run["load_average_1_5_15"]
+    shown = json_path.relative_to(REPO) if json_path.is_relative_to(REPO) else json_path
+    header = (
+        "<!-- written by benchmarks/bench_forecast.py; do not edit by hand -->\n"
+        f"Last run: `.venv/bin/python {run['command']}` ({run['started']}, "
+        f"{run['wall_seconds']:.0f} s) on {run['machine']} with {run['cpu_count']} cores, "
+        f"Python {run['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in run["versions"].items())
+        + f"; load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (machine "
+        f"shared with other jobs: timings are indicative). Raw runs: {shown}.\n"
+    )
+    text = render(cases, header)
+    md = out_dir / "forecast.md"
+    md.with_suffix(".md.tmp").write_text(text + "\n")
+    md.with_suffix(".md.tmp").replace(md)
+    print(text, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--case", choices=["vic", "citylearn", "all"], default="all")
@@ -440,6 +467,17 @@ def main(argv: list[str] | None = None) -> int:
     runs = previous.get("runs", []) if previous.get("schema") == SCHEMA else []
     t0 = time.perf_counter()
     command = "benchmarks/bench_forecast.py " + " ".join(argv or sys.argv[1:])
+    run: dict[str, Any] = {
+        "started": started,
+        "command": command,
+        "cases": sorted(c for c in ("vic", "citylearn") if args.case in (c, "all")),
+        "load_average_1_5_15": load,
+        "wall_seconds": 0.0,
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": peers.versions(),
+    }
     for name, make in (("vic", vic_case), ("citylearn", citylearn_cases)):
         if args.case in (name, "all"):
             case_load = os.getloadavg()
@@ -451,38 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                 "load_average_1_5_15": case_load,
                 "wall_seconds": time.perf_counter() - case_started,
             }
-    runs.append(
-        {
-            "started": started,
-            "command": command,
-            "cases": sorted(c for c in ("vic", "citylearn") if args.case in (c, "all")),
-            "load_average_1_5_15": load,
-            "wall_seconds": time.perf_counter() - t0,
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "python": platform.python_version(),
-            "versions": peers.versions(),
-        }
-    )
-    payload = {"schema": SCHEMA, "cases": cases, "runs": runs}
-    tmp = json_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=float) + "\n")
-    tmp.replace(json_path)
-    last = runs[-1]
-    header = (
-        "<!-- written by benchmarks/bench_forecast.py; do not edit by hand -->\n"
-        f"Last run: `.venv/bin/python {command}` ({last['started']}, {last['wall_seconds']:.0f} s) "
-        f"on {last['machine']} with {last['cpu_count']} cores, Python {last['python']}, "
-        + ", ".join(f"{k} {v}" for k, v in last["versions"].items())
-        + f"; load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (machine "
-        "shared with other jobs: timings are indicative). Raw runs: "
-        f"{json_path.relative_to(REPO) if json_path.is_relative_to(REPO) else json_path}.\n"
-    )
-    text = render(cases, header)
-    md = out_dir / "forecast.md"
-    md.with_suffix(".md.tmp").write_text(text + "\n")
-    md.with_suffix(".md.tmp").replace(md)
-    print(text)
+            run["wall_seconds"] = time.perf_counter() - t0
+            _write(out_dir, cases, runs, run)  # after each case: a late failure keeps it
     if out_dir.resolve() == (REPO / "docs" / "benchmarks").resolve():
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "collect.py")], check=True)
     return 0
