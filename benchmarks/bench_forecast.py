@@ -264,7 +264,7 @@ def run_target(case: Case, threads: int, quick: bool) -> dict[str, Any]:
     fit_end = int(test.origins[0])
     timings["gridopt"] = {"train_seconds": g_train, "predict_seconds": g_predict}
     validation: dict[str, Any] = {"gridopt": _strip(search)}
-    grid = peers.LGBM_GRID[:2] if quick else peers.LGBM_GRID
+    grid: tuple[peers.LgbmSettings, ...] = peers.LGBM_GRID[:2] if quick else peers.LGBM_GRID
     if quick:
         grid = tuple(dataclasses.replace(s, n_estimators=s.n_estimators // 10) for s in grid)
     for name in ("skforecast", "mlforecast"):
