@@ -174,7 +174,7 @@ def render(results: dict[str, Any], header: str) -> str:
                 f"{part['test']['metrics']['gridopt']['n_pairs']} pairs).",
                 f"- {split['note']}",
                 "",
-                "Test window (reported once, no decision saw it):",
+                "Test window (scored once, after every setting was fixed on validation):",
                 "",
                 *_test_table(part, digits),
                 "",
