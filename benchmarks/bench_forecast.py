@@ -1,214 +1,383 @@
-"""Forecast accuracy benchmark: gridopt vs skforecast (Ridge, LightGBM) and seasonal naive.
+"""Forecast accuracy benchmark: gridopt vs skforecast, mlforecast and seasonal naive.
 
-Cases (issue 3, "Accuracy and speed"):
+Day-ahead forecasts: every day at 00:00 local time each model forecasts the next 24 hours. Time
+is split per case into train / validation / test (origins are local dates, inclusive):
 
-1. ``vic``: Victoria total demand, hourly, day-ahead: every day at 00:00 Australia/Melbourne
-   forecast the next 24 h; train on data before 2014-12-01, test origins 2014-12-01..2014-12-30.
-   skforecast Ridge (24 lags, standardised) and LightGBM (lags 1..24 and 168, hour, weekday,
-   month, holiday, temperature), both recursive, fitted once on the training data
-   (``TimeSeriesFold(steps=24, refit=False)``).
-2. ``citylearn``: 17 CityLearn 2022 homes, hourly, day-ahead per home at 00:00 local; test
-   origins 2023-05-01..2023-07-30, training on everything before. Consumption vs skforecast
-   LightGBM per home (same lags and calendar/temperature features); PV production vs seasonal
-   naive (and the same per-home LightGBM for reference), gridopt using weather and solar
-   geometry.
+1. ``vic`` (vic_electricity, Victoria total demand, hourly, one series, MW): train before
+   2014-06-01; validation origins 2014-06-01..2014-08-31 (92); test origins
+   2014-09-01..2014-11-30 (91). December 2014 is left out on purpose: it was the reported window
+   of earlier versions of this benchmark (gridopt's defaults were developed against it) and is
+   the window of the regression test in tests/forecast.
+2. ``citylearn`` (17 CityLearn 2022 homes, consumption and PV production, kWh per hour): train
+   before 2023-03-01; validation origins 2023-03-01..2023-04-30 (61); test origins
+   2023-05-01..2023-07-30 (91). The data end on 2023-07-31, so the test window is the one
+   earlier versions reported: gridopt's per-target defaults were set while it was visible (now
+   they are only one entry of the searched grid).
 
-Weather covariates are the observed values (a perfect weather forecast) for every model alike.
-All errors are computed on exactly the same (time, series) pairs.
+Protocol: each model's settings are chosen on the validation window with models fitted on the
+train window (gridopt: tree size x learning rate, then history length, then calibration;
+peers: LightGBM leaves x trees), by the validation MAE of the P50 (calibration by the P10+P90
+pinball loss). The chosen set-ups are refitted on train + validation and scored once on the
+test window. Every model is scored on identical (series, time) pairs (asserted). Training time
+(features + fit, one thread) is reported per meter-year of training data.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_forecast.py [--case vic|citylearn|all] [--threads 1]
-        [--write-docs docs/benchmarks/forecast.md]
+        [--quick] [--out-dir DIR]
 
-skforecast and lightgbm are benchmark-only dependencies (``pip install skforecast lightgbm``).
+``--quick`` (3 homes, 7 origins per window, tiny models, writes to build/bench_forecast_quick)
+only proves the code path. Without it the script writes docs/benchmarks/forecast.{md,json}
+(merging cases already there) and runs benchmarks/collect.py. Peers: ``pip install -e .[bench]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import platform
+import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _forecast_peers as peers
 from _forecast_data import (
     CITYLEARN_LATITUDE_DEG,
     CITYLEARN_LONGITUDE_DEG,
     load_citylearn,
     load_vic,
 )
+from _forecast_report import common_pairs, render, scores
 
 from gridopt.forecast import Aggregate, ForecastOptions, Target, backtest
-from gridopt.forecast import metrics as fm
+
+REPO = Path(__file__).resolve().parents[1]
+HOURS_PER_YEAR = 8766.0
+SCHEMA = "forecast-bench/2"
+
+#: gridopt stage 1 grid: (max_leaf_nodes, min_samples_leaf, learning_rate); 300 iterations.
+GRIDOPT_TREES = ((15, 200, 0.05), (15, 200, 0.1), (31, 40, 0.05), (31, 40, 0.1))
 
 
-def _skforecast_backtest(
-    y: pd.Series,
-    exog: pd.DataFrame | None,
-    estimator: Any,
-    lags: list[int],
-    first_origin: pd.Timestamp,
-    steps: int,
-) -> tuple[pd.Series, float]:
-    """Recursive skforecast model fitted once before ``first_origin``; predictions per fold."""
-    from skforecast.model_selection import TimeSeriesFold, backtesting_forecaster
-    from skforecast.recursive import ForecasterRecursive
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """A benchmark case: data, calendar and the three windows."""
 
-    forecaster = ForecasterRecursive(estimator=estimator, lags=lags)
-    cv = TimeSeriesFold(
-        steps=steps,
-        initial_train_size=int(y.index.get_loc(first_origin)),
-        refit=False,
-        verbose=False,
-    )
+    name: str
+    title: str
+    unit: str
+    unit_kwh: float
+    data: xr.Dataset
+    weather: xr.Dataset
+    base: ForecastOptions
+    validation: tuple[str, str]
+    test: tuple[str, str]
+    note: str
+
+
+@dataclasses.dataclass
+class Window:
+    """Origins of one window and the observations on its (origin, step, series) pairs."""
+
+    origins: np.ndarray  # positions on the time grid
+    observed: np.ndarray  # (n_origin, horizon, n_series)
+    naive_day: np.ndarray
+    naive_week: np.ndarray
+    mase_scale: float
+
+
+def _gridopt(
+    case: Case, options: ForecastOptions, window: tuple[str, str]
+) -> tuple[Any, float, float]:
+    """gridopt backtest; returns (result, train seconds incl. features, predict seconds)."""
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, predictions = backtesting_forecaster(
-            forecaster=forecaster,
-            y=y,
-            cv=cv,
-            metric="mean_absolute_error",
-            exog=exog,
-            n_jobs=1,
-            show_progress=False,
+    result = backtest(
+        case.data, options, test_start=window[0], test_end=window[1], weather=case.weather
+    )
+    total = time.perf_counter() - started
+    return result, total - result.predict_seconds, result.predict_seconds
+
+
+def _window(result: Any, time_grid: np.ndarray) -> Window:
+    f = result.forecasts
+    origins = np.searchsorted(time_grid, f["origin"].values)
+    if not np.array_equal(time_grid[origins], f["origin"].values):
+        raise AssertionError("gridopt origins are not on the data's time grid")
+    return Window(
+        origins=origins,
+        observed=f["observed"].transpose("origin", "step", "series").values,
+        naive_day=f["seasonal_naive_day"].transpose("origin", "step", "series").values,
+        naive_week=f["seasonal_naive_week"].transpose("origin", "step", "series").values,
+        mase_scale=float(result.model.mase_scale),
+    )
+
+
+def _cube(result: Any) -> np.ndarray:
+    return result.forecasts["gridopt"].transpose("origin", "step", "series", "quantile").values
+
+
+def _score(window: Window, q: np.ndarray, unit: float) -> dict[str, Any]:
+    mask = common_pairs(window.observed, {"model": q})
+    s = scores(window.observed / unit, q / unit, mask, window.mase_scale / unit)
+    return s
+
+
+def _search_gridopt(case: Case, threads: int, quick: bool) -> dict[str, Any]:
+    """Stage 1 trees x learning rate, stage 2 history days, stage 3 calibration."""
+    base = dataclasses.replace(case.base, n_threads=threads)
+    if quick:
+        base = dataclasses.replace(base, max_iter=40)
+    runs: list[dict[str, Any]] = []
+    grid = GRIDOPT_TREES[:2] if quick else GRIDOPT_TREES
+
+    def run(options: ForecastOptions, label: str) -> tuple[float, Any]:
+        result, train_s, predict_s = _gridopt(case, options, case.validation)
+        window = _window(result, case.data["time"].values)
+        metrics = _score(window, _cube(result), case.unit_kwh)
+        runs.append(
+            {
+                "label": label,
+                "options": _gridopt_settings(options),
+                "metrics": metrics,
+                "train_seconds": train_s,
+                "predict_seconds": predict_s,
+            }
         )
-    seconds = time.perf_counter() - started
-    return predictions["pred"], seconds
+        print(f"  gridopt validation {label}: MAE {metrics['mae']:.4f}", flush=True)
+        return float(metrics["mae"]), result
 
-
-def _calendar_exog(index: pd.DatetimeIndex, tz: str, holidays_local: set[Any]) -> pd.DataFrame:
-    local = index.tz_localize("UTC").tz_convert(tz)
-    return pd.DataFrame(
-        {
-            "hour": local.hour,
-            "weekday": local.weekday,
-            "month": local.month,
-            "holiday": np.array([d in holidays_local for d in local.date], dtype=float),
-        },
-        index=index,
+    best: tuple[float, ForecastOptions, Any] | None = None
+    for leaves, leaf_rows, rate in grid:
+        options = dataclasses.replace(
+            base, max_leaf_nodes=leaves, min_samples_leaf=leaf_rows, learning_rate=rate
+        )
+        mae, result = run(options, f"leaves={leaves}/{leaf_rows} rows, lr={rate}, 7 days")
+        if best is None or mae < best[0]:
+            best = (mae, options, result)
+    assert best is not None
+    longer = dataclasses.replace(best[1], history_days=14)
+    best_label = next(r["label"] for r in runs if r["options"] == _gridopt_settings(best[1]))
+    mae, result = run(longer, best_label.replace("7 days", "14 days"))
+    if mae < best[0]:
+        best = (mae, longer, result)
+    chosen, result = best[1], best[2]
+    window = _window(result, case.data["time"].values)
+    conformal = _score(window, _cube(result), case.unit_kwh)
+    label = next(r["label"] for r in runs if r["options"] == _gridopt_settings(chosen))
+    # calibration: the chosen set-up refitted without the conformal shift (conformal is the
+    # default of every run above)
+    run(dataclasses.replace(chosen, calibration="none"), label + ", no calib.")
+    plain = runs[-1]["metrics"]
+    use_conformal = (conformal["pinball_p10"] + conformal["pinball_p90"]) <= (
+        plain["pinball_p10"] + plain["pinball_p90"]
     )
+    if not use_conformal:
+        chosen = dataclasses.replace(chosen, calibration="none")
+        label += ", no calib."
+    return {"runs": runs, "chosen_label": label, "chosen": chosen, "window": window}
 
 
-def _lgbm(threads: int) -> Any:
-    from lightgbm import LGBMRegressor
-
-    return LGBMRegressor(
-        n_estimators=500,
-        learning_rate=0.05,
-        num_leaves=31,
-        random_state=0,
-        verbose=-1,
-        n_jobs=threads,
+def _gridopt_settings(options: ForecastOptions) -> dict[str, Any]:
+    keys = (
+        "max_iter",
+        "learning_rate",
+        "max_leaf_nodes",
+        "min_samples_leaf",
+        "history_days",
+        "calibration",
     )
+    return {k: getattr(options, k) for k in keys}
 
 
-def _scores(
-    observed: np.ndarray, forecast: np.ndarray, scale: float, unit: float
-) -> dict[str, float]:
+def _peer_inputs(case: Case, series: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    time_grid = case.data["time"].values
+    variable = f"{case.base.target.value}_kwh"
+    values = case.data[variable]
+    if case.base.aggregate is Aggregate.TOTAL:
+        wide = pd.DataFrame({str(series[0]): values.sum("meter").values}, index=time_grid)
+    else:
+        wide = values.sel(meter=series).to_pandas()
+        wide.columns = [str(c) for c in wide.columns]
+    wide.index = pd.DatetimeIndex(time_grid, freq="h")
+    exog = peers.exog_frame(
+        time_grid,
+        str(case.data.attrs["tz"]),
+        case.weather,
+        str(case.base.country),
+        case.base.subdivision,
+        case.base.latitude_deg,
+        case.base.longitude_deg,
+    )
+    return wide, exog
+
+
+def _peer(
+    name: str,
+    wide: pd.DataFrame,
+    exog: pd.DataFrame,
+    window: Window,
+    settings: Any,
+    threads: int,
+    production: bool,
+    residuals: Any = None,
+) -> peers.PeerRun:
+    fit_end = int(window.origins[0])
+    if name == "skforecast":
+        run = peers.skforecast_run(
+            wide, exog, fit_end, window.origins, 24, settings, threads, residuals
+        )
+    else:
+        run = peers.mlforecast_run(wide, exog, fit_end, window.origins, 24, settings, threads)
+    if production:
+        run.quantiles = np.maximum(run.quantiles, 0.0)
+    return run
+
+
+def _meter_years(n_series: int, fit_end: int) -> float:
+    return n_series * fit_end / HOURS_PER_YEAR
+
+
+def run_target(case: Case, threads: int, quick: bool) -> dict[str, Any]:
+    """Search on validation, refit, score once on test, for gridopt and both peers."""
+    time_grid = case.data["time"].values
+    production = case.base.target is Target.PRODUCTION
+    print(f"{case.name} {case.base.target.value}: gridopt search", flush=True)
+    search = _search_gridopt(case, threads, quick)
+    test_result, g_train, g_predict = _gridopt(case, search["chosen"], case.test)
+    test = _window(test_result, time_grid)
+    series = test_result.forecasts["series"].values
+    wide, exog = _peer_inputs(case, series)
+    # the validation window, as gridopt defined it (same origins and pairs for the peers)
+    val_first = search["window"]
+    forecasts: dict[str, np.ndarray] = {"gridopt": _cube(test_result)}
+    timings: dict[str, dict[str, float]] = {}
+    fit_end = int(test.origins[0])
+    timings["gridopt"] = {"train_seconds": g_train, "predict_seconds": g_predict}
+    validation: dict[str, Any] = {"gridopt": _strip(search)}
+    grid: tuple[peers.LgbmSettings, ...] = peers.LGBM_GRID[:2] if quick else peers.LGBM_GRID
+    if quick:
+        grid = tuple(dataclasses.replace(s, n_estimators=s.n_estimators // 10) for s in grid)
+    for name in ("skforecast", "mlforecast"):
+        runs: list[dict[str, Any]] = []
+        best: tuple[float, Any, peers.PeerRun] | None = None
+        for settings in grid:
+            run = _peer(name, wide, exog, val_first, settings, threads, production)
+            metrics = _score(val_first, run.quantiles, case.unit_kwh)
+            runs.append(
+                {
+                    "label": settings.label(),
+                    "settings": dataclasses.asdict(settings),
+                    "metrics": metrics,
+                    "train_seconds": run.train_seconds,
+                    "predict_seconds": run.predict_seconds,
+                }
+            )
+            print(f"  {name} validation {settings.label()}: MAE {metrics['mae']:.4f}", flush=True)
+            if best is None or metrics["mae"] < best[0]:
+                best = (metrics["mae"], settings, run)
+        assert best is not None
+        residuals = None
+        if name == "skforecast":
+            residuals = peers.residuals_of(wide, val_first.origins, 24, best[2].quantiles[..., 1])
+        final = _peer(name, wide, exog, test, best[1], threads, production, residuals)
+        forecasts[name] = final.quantiles
+        timings[name] = {
+            "train_seconds": final.train_seconds,
+            "predict_seconds": final.predict_seconds,
+        }
+        validation[name] = {
+            "runs": runs,
+            "chosen_label": best[1].label(),
+            "chosen": dataclasses.asdict(best[1]),
+        }
+    nan_q = np.full((*test.observed.shape, 1), np.nan)
+    for name, values in (
+        ("seasonal_naive_day", test.naive_day),
+        ("seasonal_naive_week", test.naive_week),
+    ):
+        forecasts[name] = np.concatenate([nan_q, values[..., None], nan_q], axis=-1)
+    mask = common_pairs(test.observed, forecasts)  # identical (series, time) pairs for all
+    unit = case.unit_kwh
+    metrics = {
+        name: scores(test.observed / unit, q / unit, mask, test.mase_scale / unit)
+        for name, q in forecasts.items()
+    }
+    meter_years = _meter_years(len(series), fit_end)
+    for t in timings.values():
+        t["train_seconds_per_meter_year"] = t["train_seconds"] / meter_years
     return {
-        "mae": fm.mae(observed, forecast) / unit,
-        "rmse": fm.rmse(observed, forecast) / unit,
-        "mase": fm.mase(observed, forecast, scale),
+        "series": len(series),
+        "validation": {"n_origins": int(val_first.origins.size), **validation},
+        "test": {
+            "n_origins": int(test.origins.size),
+            "metrics": metrics,
+            "timings": timings,
+            "meter_years_trained": meter_years,
+        },
     }
 
 
-def _gridopt_scores(result: Any, unit: float) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for name, values in result.metrics.items():
-        out[name] = {
-            k: (v / unit if k in ("mae", "rmse", "pinball_p10", "pinball_p90") else v)
-            for k, v in values.items()
-        }
-    return out
+def _strip(search: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "runs": search["runs"],
+        "chosen_label": search["chosen_label"],
+        "chosen": _gridopt_settings(search["chosen"]),
+    }
 
 
-def bench_vic(threads: int) -> dict[str, Any]:
-    """Victoria day-ahead benchmark (MW)."""
-    import holidays
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+def vic_case(quick: bool) -> list[Case]:
     data, weather = load_vic()
-    tz = "Australia/Melbourne"
-    options = ForecastOptions(
+    base = ForecastOptions(
         target=Target.CONSUMPTION,
         aggregate=Aggregate.TOTAL,
         horizon_steps=24,
         origin_hour=0,
         country="AU",
         subdivision="VIC",
-        n_threads=threads,
     )
-    result = backtest(
-        data, options, test_start="2014-12-01", test_end="2014-12-30", weather=weather
-    )
-    unit = 1000.0  # kWh per hour -> MW
-    metrics = _gridopt_scores(result, unit)
-    observed = result.forecasts["observed"].isel(series=0).values.ravel()
-    times = pd.DatetimeIndex(result.forecasts["time"].values.ravel())
-
-    # skforecast on the same hourly series (MW), ending with the last test interval
-    y = pd.Series(
-        data["consumption_kwh"].isel(meter=0).values / unit,
-        index=pd.DatetimeIndex(data["time"].values),
-    )
-    y = y.loc[: times[-1]].asfreq("h")
-    first_origin = times[0]
-    years = range(y.index[0].year, y.index[-1].year + 2)
-    vic_holidays = set(holidays.country_holidays("AU", subdiv="VIC", years=years))
-    exog = _calendar_exog(y.index, tz, vic_holidays)
-    exog["temperature_c"] = weather["temperature_c"].to_series().reindex(y.index).to_numpy()
-    timings = {
-        "gridopt_train_seconds": result.train_seconds,
-        "gridopt_predict_seconds": result.predict_seconds,
-    }
-    ridge_pred, timings["skforecast_ridge_seconds"] = _skforecast_backtest(
-        y, None, make_pipeline(StandardScaler(), Ridge()), list(range(1, 25)), first_origin, 24
-    )
-    lgbm_pred, timings["skforecast_lightgbm_seconds"] = _skforecast_backtest(
-        y, exog, _lgbm(threads), [*range(1, 25), 168], first_origin, 24
-    )
-    scale = result.model.mase_scale / unit
-    for name, pred in (("skforecast_ridge", ridge_pred), ("skforecast_lightgbm", lgbm_pred)):
-        metrics[name] = _scores(observed / unit, pred.reindex(times).to_numpy(), scale, 1.0)
-    return {
-        "case": "vic_electricity hourly day-ahead, origins 2014-12-01..2014-12-30 00:00 local",
-        "unit": "MW",
-        "n_origins": result.n_origins,
-        "metrics": metrics,
-        "timings": timings,
-    }
+    validation, test = ("2014-06-01", "2014-08-31"), ("2014-09-01", "2014-11-30")
+    if quick:
+        validation, test = ("2014-06-01", "2014-06-07"), ("2014-09-01", "2014-09-07")
+    note = "December 2014 (the former reported window, also the tests' window) is not used."
+    return [
+        Case(
+            "vic",
+            "vic_electricity, Victoria total demand, hourly day-ahead",
+            "MW",
+            1000.0,
+            data,
+            weather,
+            base,
+            validation,
+            test,
+            note,
+        )
+    ]
 
 
-def bench_citylearn(threads: int) -> dict[str, Any]:
-    """CityLearn homes day-ahead benchmark (kWh per hour)."""
-    import holidays
-
-    data, weather = load_citylearn()
-    tz = str(data.attrs["tz"])
-    test_start, test_end = "2023-05-01", "2023-07-30"
-    out: dict[str, Any] = {
-        "case": (
-            f"citylearn2022, 17 homes, hourly day-ahead, origins {test_start}..{test_end} "
-            "00:00 local"
-        ),
-        "unit": "kWh per hour",
-    }
-    index = pd.DatetimeIndex(data["time"].values)
-    years = range(index[0].year, index[-1].year + 2)
-    us_holidays = set(holidays.country_holidays("US", subdiv="CA", years=years))
+def citylearn_cases(quick: bool) -> list[Case]:
+    buildings = range(1, 4) if quick else range(1, 18)
+    data, weather = load_citylearn(buildings=buildings)
+    validation, test = ("2023-03-01", "2023-04-30"), ("2023-05-01", "2023-07-30")
+    if quick:
+        validation, test = ("2023-03-01", "2023-03-07"), ("2023-05-01", "2023-05-07")
+    note = (
+        "The data end on 2023-07-31: the test window is the one earlier versions reported "
+        "(gridopt's defaults were developed while it was visible)."
+    )
+    out = []
     for target in (Target.CONSUMPTION, Target.PRODUCTION):
-        options = ForecastOptions(
+        base = ForecastOptions(
             target=target,
             aggregate=Aggregate.METER,
             horizon_steps=24,
@@ -217,153 +386,113 @@ def bench_citylearn(threads: int) -> dict[str, Any]:
             subdivision="CA",
             latitude_deg=CITYLEARN_LATITUDE_DEG,
             longitude_deg=CITYLEARN_LONGITUDE_DEG,
-            n_threads=threads,
         )
-        result = backtest(data, options, test_start=test_start, test_end=test_end, weather=weather)
-        metrics = _gridopt_scores(result, 1.0)
-        forecasts = result.forecasts
-        times = pd.DatetimeIndex(forecasts["time"].values.ravel())
-        observed = (
-            forecasts["observed"]
-            .transpose("origin", "step", "series")
-            .values.reshape(len(times), -1)
-        )
-        variable = f"{target.value}_kwh"
-        predictions = np.full_like(observed, np.nan)
-        seconds = 0.0
-        exog = _calendar_exog(index, tz, us_holidays)
-        exog["temperature_c"] = weather["temperature_c"].values
-        for k, meter in enumerate(forecasts["series"].values):
-            y = (
-                pd.Series(data[variable].sel(meter=meter).values, index=index)
-                .loc[: times[-1]]
-                .asfreq("h")
+        out.append(
+            Case(
+                "citylearn",
+                f"citylearn2022, {len(buildings)} homes, hourly day-ahead",
+                "kWh per hour",
+                1.0,
+                data,
+                weather,
+                base,
+                validation,
+                test,
+                note,
             )
-            pred, spent = _skforecast_backtest(
-                y, exog.loc[y.index], _lgbm(threads), [*range(1, 25), 168], times[0], 24
-            )
-            predictions[:, k] = pred.reindex(times).to_numpy()
-            seconds += spent
-        metrics["skforecast_lightgbm"] = _scores(
-            observed, predictions, result.model.mase_scale, 1.0
         )
-        out[target.value] = {
-            "n_origins": result.n_origins,
-            "series": int(forecasts.sizes["series"]),
-            "metrics": metrics,
-            "timings": {
-                "gridopt_train_seconds": result.train_seconds,
-                "gridopt_predict_seconds": result.predict_seconds,
-                "skforecast_lightgbm_seconds": seconds,
-            },
-        }
     return out
 
 
-def _row(name: str, m: dict[str, float], digits: int) -> str:
-    def f(key: str) -> str:
-        value = m.get(key)
-        return (
-            ""
-            if value is None
-            else f"{value:.{digits}f}"
-            if key != "coverage_p10_p90"
-            else f"{value:.3f}"
-        )
+def run_case(cases: list[Case], threads: int, quick: bool) -> dict[str, Any]:
+    first = cases[0]
+    split = {
+        "train": f"before {first.validation[0]}",
+        "validation": f"{first.validation[0]}..{first.validation[1]}",
+        "test": f"{first.test[0]}..{first.test[1]}",
+        "note": first.note,
+    }
+    return {
+        "title": first.title,
+        "unit": first.unit,
+        "split": split,
+        "targets": {c.base.target.value: run_target(c, threads, quick) for c in cases},
+    }
 
-    mase = m.get("mase")
-    return (
-        f"| {name} | {f('mae')} | {f('rmse')} | {'' if mase is None else f'{mase:.3f}'} | "
-        f"{f('pinball_p10')} | {f('pinball_p90')} | {f('coverage_p10_p90')} |"
+
+def _write(
+    out_dir: Path, cases: dict[str, Any], runs: list[dict[str, Any]], run: dict[str, Any]
+) -> None:
+    """Write the JSON (every run) and the markdown fragment of all cases so far."""
+    json_path = out_dir / "forecast.json"
+    payload = {"schema": SCHEMA, "cases": cases, "runs": [*runs, run]}
+    tmp = json_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    tmp.replace(json_path)
+    load = run["load_average_1_5_15"]
+    shown = json_path.relative_to(REPO) if json_path.is_relative_to(REPO) else json_path
+    header = (
+        "<!-- written by benchmarks/bench_forecast.py; do not edit by hand -->\n"
+        f"Last run: `.venv/bin/python {run['command']}` ({run['started']}, "
+        f"{run['wall_seconds']:.0f} s) on {run['machine']} with {run['cpu_count']} cores, "
+        f"Python {run['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in run["versions"].items())
+        + f"; load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (machine "
+        f"shared with other jobs: timings are indicative). Raw runs: {shown}.\n"
     )
-
-
-def render_markdown(results: dict[str, Any]) -> str:
-    """Markdown fragment with the tables and the target checks."""
-    lines = ["## Forecasting", ""]
-    head = "| model | MAE | RMSE | MASE | pinball P10 | pinball P90 | coverage P10-P90 |"
-    rule = "|---|---:|---:|---:|---:|---:|---:|"
-    if "vic" in results:
-        r = results["vic"]
-        m = r["metrics"]
-        lines += [f"### {r['case']} ({r['unit']}, {r['n_origins']} origins x 24 h)", "", head, rule]
-        lines += [_row(name, m[name], 1) for name in m]
-        best_sk = min(m["skforecast_ridge"]["mae"], m["skforecast_lightgbm"]["mae"])
-        cov = m["gridopt"]["coverage_p10_p90"]
-        lines += [
-            "",
-            f"- Target MAE below the best skforecast model ({best_sk:.1f} MW): "
-            f"gridopt {m['gridopt']['mae']:.1f} MW -> "
-            f"**{'met' if m['gridopt']['mae'] < best_sk else 'NOT met'}**.",
-            f"- Target P10-P90 coverage in [0.72, 0.88]: {cov:.3f} -> "
-            f"**{'met' if 0.72 <= cov <= 0.88 else 'NOT met'}**.",
-            "- Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["timings"].items()) + ".",
-            "",
-        ]
-    if "citylearn" in results:
-        r = results["citylearn"]
-        for target in ("consumption", "production"):
-            t = r[target]
-            m = t["metrics"]
-            lines += [
-                f"### {r['case']}: {target} ({r['unit']}, {t['n_origins']} origins x 24 h x "
-                f"{t['series']} homes)",
-                "",
-                head,
-                rule,
-            ]
-            lines += [_row(name, m[name], 4) for name in m]
-            naive = min(m["seasonal_naive_day"]["mae"], m["seasonal_naive_week"]["mae"])
-            g = m["gridopt"]["mae"]
-            lines.append("")
-            if target == "consumption":
-                gain = 1.0 - g / naive
-                lines += [
-                    f"- Target MAE at least 15 % below the better seasonal naive ({naive:.4f}): "
-                    f"{100 * gain:.1f} % below -> **{'met' if gain >= 0.15 else 'NOT met'}**.",
-                    "- Target MAE below skforecast LightGBM "
-                    f"({m['skforecast_lightgbm']['mae']:.4f}): "
-                    f"**{'met' if g < m['skforecast_lightgbm']['mae'] else 'NOT met'}**.",
-                ]
-            else:
-                lines.append(
-                    f"- Target PV MAE no worse than the better seasonal naive ({naive:.4f}): "
-                    f"gridopt {g:.4f} -> **{'met' if g <= naive else 'NOT met'}**."
-                )
-            lines.append(
-                "- Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in t["timings"].items()) + "."
-            )
-            lines.append("")
-    return "\n".join(lines)
+    text = render(cases, header)
+    md = out_dir / "forecast.md"
+    md.with_suffix(".md.tmp").write_text(text + "\n")
+    md.with_suffix(".md.tmp").replace(md)
+    print(text, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--case", choices=["vic", "citylearn", "all"], default="all")
     parser.add_argument("--threads", type=int, default=1, help="threads per model (default 1)")
-    parser.add_argument("--write-docs", type=Path, default=None, metavar="FILE.md")
+    parser.add_argument("--quick", action="store_true", help="tiny run proving the code path")
+    parser.add_argument("--out-dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    results: dict[str, Any] = {}
-    if args.case in ("vic", "all"):
-        results["vic"] = bench_vic(args.threads)
-        print(json.dumps({"vic": results["vic"]}, default=float), flush=True)
-    if args.case in ("citylearn", "all"):
-        results["citylearn"] = bench_citylearn(args.threads)
-        print(json.dumps({"citylearn": results["citylearn"]}, default=float), flush=True)
-    text = render_markdown(results)
-    print(text)
-    if args.write_docs:
-        import platform
-
-        header = (
-            "<!-- written by benchmarks/bench_forecast.py; do not edit by hand -->\n"
-            f"Run: `.venv/bin/python benchmarks/bench_forecast.py --threads {args.threads}` on "
-            f"{platform.machine()}, Python {platform.python_version()} (machine shared with other "
-            "jobs: timings are indicative).\n\n"
-        )
-        tmp = args.write_docs.with_suffix(".md.tmp")
-        tmp.write_text(header + text + "\n")
-        tmp.replace(args.write_docs)
+    out_dir = args.out_dir or (
+        REPO / "build" / "bench_forecast_quick" if args.quick else REPO / "docs" / "benchmarks"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    load = os.getloadavg()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    json_path = out_dir / "forecast.json"
+    previous = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    cases = previous.get("cases", {}) if previous.get("schema") == SCHEMA else {}
+    runs = previous.get("runs", []) if previous.get("schema") == SCHEMA else []
+    t0 = time.perf_counter()
+    command = "benchmarks/bench_forecast.py " + " ".join(argv or sys.argv[1:])
+    run: dict[str, Any] = {
+        "started": started,
+        "command": command,
+        "cases": sorted(c for c in ("vic", "citylearn") if args.case in (c, "all")),
+        "load_average_1_5_15": load,
+        "wall_seconds": 0.0,
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": peers.versions(),
+    }
+    for name, make in (("vic", vic_case), ("citylearn", citylearn_cases)):
+        if args.case in (name, "all"):
+            case_load = os.getloadavg()
+            case_started = time.perf_counter()
+            cases[name] = run_case(make(args.quick), args.threads, args.quick)
+            cases[name]["run"] = {
+                "command": command,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "load_average_1_5_15": case_load,
+                "wall_seconds": time.perf_counter() - case_started,
+            }
+            run["wall_seconds"] = time.perf_counter() - t0
+            _write(out_dir, cases, runs, run)  # after each case: a late failure keeps it
+    if out_dir.resolve() == (REPO / "docs" / "benchmarks").resolve():
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / "collect.py")], check=True)
     return 0
 
 
