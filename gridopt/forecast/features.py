@@ -250,7 +250,8 @@ def build_features(
     tz
         Local time zone of the calendar.
     weather
-        ``(len(time), n_weather)`` covariates aligned to ``time`` (NaN where unknown).
+        ``(len(time), n_weather)`` covariates aligned to ``time`` (NaN where unknown), or one
+        row more: the interval after the grid, whose values are the last target's ``w_next``.
     weather_names
         Names of the weather columns.
 
@@ -271,10 +272,12 @@ def build_features(
     origins = np.asarray(origins, dtype=np.int64)
     if origins.size and int(origins.max()) + horizon > len(time):
         raise InputError("an origin's horizon runs past the time grid; extend the grid first")
-    if weather is not None and weather.shape != (len(time), len(weather_names)):
+    if weather is not None and (weather.shape[0] not in (len(time), len(time) + 1)
+                                or weather.shape[1:] != (len(weather_names),)):
         raise InputError(
             f"weather covariates have shape {weather.shape}; "
-            f"expected {(len(time), len(weather_names))}"
+            f"expected {(len(time), len(weather_names))} (or one more row: the interval after "
+            "the grid, for the last target's next-interval weather)"
         )
 
     grid_o, grid_s, grid_h = np.meshgrid(
@@ -354,7 +357,7 @@ def build_features(
             lagged = np.full(t.shape, np.nan)
             lagged[lag_inside] = weather[lag_day_idx[lag_inside], k]
             ahead = np.full(t.shape, np.nan)
-            inside = t + 1 < len(time)
+            inside = t + 1 < weather.shape[0]
             ahead[inside] = weather[t[inside] + 1, k]
             columns += [weather[t, k], ahead, lagged]
     if options.latitude_deg is not None and options.longitude_deg is not None:

@@ -353,7 +353,10 @@ def predict(
     values = series.values.astype("float64")[:origin_pos]  # nothing at or after the origin
     extra = origin_pos + options.horizon_steps - len(values)
     grid = extend_time(time[: len(values)], interval_s, extra)
-    weather_values, weather_names = _weather_matrix(weather, grid)
+    # one interval past the horizon too: the last target's next-interval weather (w_next), as
+    # training and the backtest see it wherever the weather record reaches
+    weather_values, weather_names = _weather_matrix(
+        weather, extend_time(time[: len(values)], interval_s, extra + 1))
     _check_compatible(model, interval_s, weather_names)
     if weather_values is not None:
         horizon_weather = weather_values[origin_pos : origin_pos + options.horizon_steps]

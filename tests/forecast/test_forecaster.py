@@ -204,3 +204,17 @@ def test_vic_day_ahead_backtest_meets_the_issue_targets() -> None:
     best_naive = min(m["seasonal_naive_day"]["mae"], m["seasonal_naive_week"]["mae"])
     assert m["gridopt"]["mae"] < 0.6 * best_naive
     assert 0.72 <= m["gridopt"]["coverage_p10_p90"] <= 0.88
+
+
+def test_predict_equals_the_backtest_at_the_same_origin_with_weather(homes, weather) -> None:
+    """predict() builds the same features as the backtest, weather one interval ahead included
+    (it used to leave the last step's next-interval weather empty)."""
+    options = ForecastOptions(target=Target.CONSUMPTION, aggregate=Aggregate.METER, **FAST)
+    day = "2022-10-12"
+    result = backtest(homes, options, test_start=day, test_end=day, weather=weather)
+    model = train(homes, options, weather=weather, train_end=f"{day}T00:00")
+    forecast = predict(model, homes, origin=f"{day}T00:00", weather=weather)
+    from_backtest = result.forecasts["gridopt"].isel(origin=0)  # (step, series, quantile)
+    ours = forecast["consumption_kwh"].transpose("time", "meter", "quantile").values
+    np.testing.assert_allclose(ours, from_backtest.transpose("step", "series", "quantile").values,
+                               rtol=1e-12, atol=1e-12)
