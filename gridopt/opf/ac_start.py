@@ -1,0 +1,156 @@
+"""Start points of the AC-OPF (:class:`ACStart`) and how each is built.
+
+The measurements behind the default are in ``docs/benchmarks/acopf.md`` (section "start
+points"): iterations and seconds of every start on the four benchmark cases and on held-out
+PGLib cases.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from gridopt.errors import InputError
+from gridopt.network.arrays import Network
+from gridopt.network.case import FloatArray
+from gridopt.opf.result import OPFSolution
+
+logger = logging.getLogger(__name__)
+
+#: Transformer phase shifts at or above this (vector groups such as Dyn5) make a zero-angle
+#: start far from any solution; AUTO then takes the angles from the case.
+LARGE_SHIFT_RAD = float(np.deg2rad(30.0)) - 1e-9
+
+
+class ACStart(enum.Enum):
+    """Start point of the (first) Ipopt solve.
+
+    ``FLAT``: va = 0, vm = 1 clipped to its limits, generators at mid-range.
+    ``CASE``: voltages and dispatch stored in the case.
+    ``DC``: angles and active dispatch of the DC-OPF (:func:`gridopt.opf.dc.solve_dc_opf`,
+    HiGHS), vm = 1 and reactive power at mid-range; falls back to ``FLAT`` if the DC-OPF cannot
+    be solved. Its seconds are reported as ``start_seconds`` in the solution's ``extra``.
+    ``AUTO``: ``FLAT``, except that the angles come from the case when a transformer shifts
+    the phase by 30 degrees or more (pandapower vector groups such as Dyn5).
+
+    A previous solution (e.g. of the hour before) is passed to
+    :func:`gridopt.opf.ac.solve_ac_opf` as ``initial=`` and overrides the start option.
+    """
+
+    FLAT = "flat"
+    CASE = "case"
+    DC = "dc"
+    AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """Start values of the four variable groups (per unit, radians) and their cost."""
+
+    va_rad: FloatArray
+    vm_pu: FloatArray
+    pg_pu: FloatArray
+    qg_pu: FloatArray
+    seconds: float
+    used: ACStart
+
+
+def _midpoint(lo: FloatArray, hi: FloatArray) -> FloatArray:
+    """Mid-range start values; a one-sided or free range starts at the finite bound or 0."""
+    lo_f, hi_f = np.isfinite(lo), np.isfinite(hi)
+    mid = np.where(lo_f & hi_f, (lo + hi) / 2.0, 0.0)
+    mid = np.where(lo_f & ~hi_f, np.maximum(lo, 0.0), mid)
+    return np.where(~lo_f & hi_f, np.minimum(hi, 0.0), mid)
+
+
+def _case_angles(net: Network) -> FloatArray:
+    return np.asarray(net.va0_rad - net.va0_rad[net.ref_bus], dtype=np.float64)
+
+
+def _flat(net: Network, t0: float, used: ACStart = ACStart.FLAT) -> StartPoint:
+    return StartPoint(
+        va_rad=np.zeros(net.n_bus),
+        vm_pu=np.clip(np.ones(net.n_bus), net.vmin_pu, net.vmax_pu),
+        pg_pu=_midpoint(net.pmin_pu, net.pmax_pu),
+        qg_pu=_midpoint(net.qmin_pu, net.qmax_pu),
+        seconds=time.perf_counter() - t0,
+        used=used,
+    )
+
+
+def _dc(net: Network, t0: float) -> StartPoint:
+    from gridopt.opf.dc import solve_dc_opf  # lazy: Pyomo/HiGHS only when asked for
+
+    try:
+        dc = solve_dc_opf(net)
+    except InputError as exc:
+        logger.info("DC start unavailable (%s); using a flat start", exc)
+        return _flat(net, t0)
+    if not dc.status.ok or not np.all(np.isfinite(dc.va_rad)):
+        logger.info("DC start: DC-OPF %s; using a flat start", dc.status.value)
+        return _flat(net, t0)
+    flat = _flat(net, t0)
+    return StartPoint(
+        va_rad=dc.va_rad - dc.va_rad[net.ref_bus],
+        vm_pu=flat.vm_pu,
+        pg_pu=dc.pg_pu,
+        qg_pu=flat.qg_pu,
+        seconds=time.perf_counter() - t0,
+        used=ACStart.DC,
+    )
+
+
+def start_point(net: Network, start: ACStart, initial: OPFSolution | None = None) -> StartPoint:
+    """Start values for ``net`` (not yet clipped to the variable bounds).
+
+    Parameters
+    ----------
+    net
+        The network.
+    start
+        The start strategy.
+    initial
+        A solution of the same network (e.g. of the previous hour); overrides ``start``.
+
+    Returns
+    -------
+    StartPoint
+        Values, seconds spent building them and the strategy actually used.
+    """
+    t0 = time.perf_counter()
+    if initial is not None:
+        if initial.network.n_bus != net.n_bus or initial.network.n_gen != net.n_gen:
+            raise ValueError("initial solution belongs to a network of another size")
+        return StartPoint(
+            va_rad=initial.va_rad - initial.va_rad[net.ref_bus],
+            vm_pu=initial.vm_pu.copy(),
+            pg_pu=initial.pg_pu.copy(),
+            qg_pu=initial.qg_pu.copy(),
+            seconds=time.perf_counter() - t0,
+            used=start,
+        )
+    if start is ACStart.DC:
+        return _dc(net, t0)
+    if start is ACStart.CASE:
+        case = net.case
+        return StartPoint(
+            va_rad=_case_angles(net),
+            vm_pu=np.asarray(net.vm0_pu, dtype=np.float64),
+            pg_pu=case.pg_mw[net.gen_case_index] / net.base_mva,
+            qg_pu=case.qg_mvar[net.gen_case_index] / net.base_mva,
+            seconds=time.perf_counter() - t0,
+            used=ACStart.CASE,
+        )
+    if start is ACStart.AUTO:
+        flat = _flat(net, t0, ACStart.AUTO)
+        if np.any(np.abs(net.shift_rad) >= LARGE_SHIFT_RAD):
+            return StartPoint(
+                va_rad=_case_angles(net), vm_pu=flat.vm_pu, pg_pu=flat.pg_pu,
+                qg_pu=flat.qg_pu, seconds=time.perf_counter() - t0, used=ACStart.AUTO,
+            )
+        return flat
+    return _flat(net, t0)
