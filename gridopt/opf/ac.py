@@ -510,8 +510,9 @@ def solve_ac_opf(
         angle_set = np.union1d(angle_set, near_angle)
         x_start = x_solved if options.warm_start else None
         logger.debug(
-            "AC-OPF screening round %d: %d flow and %d angle limits violated; imposing %d and %d",
-            round_no, len(violated_flow), len(violated_angle), len(flow_set), len(angle_set),
+            "AC-OPF screening round %d (%d iterations): %d flow and %d angle limits violated; "
+            "imposing %d and %d", round_no, solved.report.iterations, len(violated_flow),
+            len(violated_angle), len(flow_set), len(angle_set),
         )
     if solution is None:
         logger.info("limit screening did not settle; solving with every limit imposed")
