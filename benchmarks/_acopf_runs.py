@@ -79,7 +79,7 @@ def gridopt_previous_start(case: str, screening: bool, load_factor: float) -> Re
 
 
 def gridopt_scaled_flat(case: str, screening: bool, load_factor: float, start: str) -> Record:
-    """The scaled-load problem of :func:`gridopt_previous_start` from a cold start (reference)."""
+    """The scaled-load problem of :func:`gridopt_previous_start` from ``start`` (reference)."""
     from gridopt.network.arrays import build_network
     from gridopt.network.matpower import read_matpower
     from gridopt.opf.ac import ACOptions, solve_ac_opf

@@ -16,14 +16,21 @@ import numpy as np
 
 from gridopt.errors import InputError
 from gridopt.network.arrays import Network
-from gridopt.network.case import FloatArray
-from gridopt.opf.result import OPFSolution
+from gridopt.network.case import FloatArray, IntArray
+from gridopt.opf.ac_screening import limit_violations
+from gridopt.opf.result import Formulation, Objective, OPFSolution
 
 logger = logging.getLogger(__name__)
 
 #: Transformer phase shifts at or above this (vector groups such as Dyn5) make a zero-angle
 #: start far from any solution; AUTO then takes the angles from the case.
 LARGE_SHIFT_RAD = float(np.deg2rad(30.0)) - 1e-9
+
+#: A branch whose DC-OPF flow reaches this share of its rating (or of its angle-difference limit)
+#: has its AC limit imposed from the first screening round. Measured on nine PGLib cases
+#: (docs/benchmarks/acopf.md): 0.8 settles all of them in one round, 0.95 needs two on the
+#: pegase cases (the DC model has no losses and no reactive power).
+DC_SEED_THRESHOLD = 0.8
 
 
 class ACStart(enum.Enum):
@@ -32,13 +39,17 @@ class ACStart(enum.Enum):
     ``FLAT``: va = 0, vm = 1 clipped to its limits, generators at mid-range.
     ``CASE``: voltages and dispatch stored in the case.
     ``DC``: angles and active dispatch of the DC-OPF (:func:`gridopt.opf.dc.solve_dc_opf`,
-    HiGHS), vm = 1 and reactive power at mid-range; falls back to ``FLAT`` if the DC-OPF cannot
-    be solved. Its seconds are reported as ``start_seconds`` in the solution's ``extra``.
-    ``AUTO``: ``FLAT``, except that the angles come from the case when a transformer shifts
-    the phase by 30 degrees or more (pandapower vector groups such as Dyn5).
+    HiGHS), vm = 1 and reactive power at mid-range; with limit screening, the branch limits
+    the DC flows load to ``DC_SEED_THRESHOLD`` or more are imposed from the first round, which
+    is then solved at full accuracy. Falls back to ``FLAT`` if the DC-OPF cannot be solved.
+    Its seconds are reported as ``start_seconds`` in the solution's ``extra``.
+    ``AUTO``: ``DC`` for the cost objective; ``FLAT`` for losses (the DC-OPF dispatches by
+    cost); and angles from the case instead when a transformer shifts the phase by 30 degrees
+    or more (pandapower vector groups such as Dyn5, which the DC model ignores).
 
     A previous solution (e.g. of the hour before) is passed to
-    :func:`gridopt.opf.ac.solve_ac_opf` as ``initial=`` and overrides the start option.
+    :func:`gridopt.opf.ac.solve_ac_opf` as ``initial=`` and overrides the start option; its
+    near-binding limits seed the screening the same way.
     """
 
     FLAT = "flat"
@@ -57,6 +68,13 @@ class StartPoint:
     qg_pu: FloatArray
     seconds: float
     used: ACStart
+    seed_flow: IntArray | None = None
+    seed_angle: IntArray | None = None
+
+    @property
+    def x(self) -> FloatArray:
+        """The values in the AC-OPF variable order (va, vm, pg, qg)."""
+        return np.concatenate([self.va_rad, self.vm_pu, self.pg_pu, self.qg_pu])
 
 
 def _midpoint(lo: FloatArray, hi: FloatArray) -> FloatArray:
@@ -94,6 +112,7 @@ def _dc(net: Network, t0: float) -> StartPoint:
         logger.info("DC start: DC-OPF %s; using a flat start", dc.status.value)
         return _flat(net, t0)
     flat = _flat(net, t0)
+    flow, angle = limit_violations(net, dc, DC_SEED_THRESHOLD)
     return StartPoint(
         va_rad=dc.va_rad - dc.va_rad[net.ref_bus],
         vm_pu=flat.vm_pu,
@@ -101,10 +120,18 @@ def _dc(net: Network, t0: float) -> StartPoint:
         qg_pu=flat.qg_pu,
         seconds=time.perf_counter() - t0,
         used=ACStart.DC,
+        seed_flow=flow,
+        seed_angle=angle,
     )
 
 
-def start_point(net: Network, start: ACStart, initial: OPFSolution | None = None) -> StartPoint:
+def start_point(
+    net: Network,
+    start: ACStart,
+    initial: OPFSolution | None = None,
+    objective: Objective = Objective.COST,
+    threshold: float = 0.95,
+) -> StartPoint:
     """Start values for ``net`` (not yet clipped to the variable bounds).
 
     Parameters
@@ -115,6 +142,10 @@ def start_point(net: Network, start: ACStart, initial: OPFSolution | None = None
         The start strategy.
     initial
         A solution of the same network (e.g. of the previous hour); overrides ``start``.
+    objective
+        The OPF objective (``AUTO`` uses the DC start only for the cost objective).
+    threshold
+        Share of a limit at ``initial`` from which the limit seeds the screening.
 
     Returns
     -------
@@ -125,6 +156,8 @@ def start_point(net: Network, start: ACStart, initial: OPFSolution | None = None
     if initial is not None:
         if initial.network.n_bus != net.n_bus or initial.network.n_gen != net.n_gen:
             raise ValueError("initial solution belongs to a network of another size")
+        flow, angle = limit_violations(net, initial, threshold)
+        seeded = initial.formulation is Formulation.AC
         return StartPoint(
             va_rad=initial.va_rad - initial.va_rad[net.ref_bus],
             vm_pu=initial.vm_pu.copy(),
@@ -132,6 +165,8 @@ def start_point(net: Network, start: ACStart, initial: OPFSolution | None = None
             qg_pu=initial.qg_pu.copy(),
             seconds=time.perf_counter() - t0,
             used=start,
+            seed_flow=flow if seeded else None,
+            seed_angle=angle if seeded else None,
         )
     if start is ACStart.DC:
         return _dc(net, t0)
@@ -146,11 +181,13 @@ def start_point(net: Network, start: ACStart, initial: OPFSolution | None = None
             used=ACStart.CASE,
         )
     if start is ACStart.AUTO:
-        flat = _flat(net, t0, ACStart.AUTO)
         if np.any(np.abs(net.shift_rad) >= LARGE_SHIFT_RAD):
+            flat = _flat(net, t0)
             return StartPoint(
                 va_rad=_case_angles(net), vm_pu=flat.vm_pu, pg_pu=flat.pg_pu,
-                qg_pu=flat.qg_pu, seconds=time.perf_counter() - t0, used=ACStart.AUTO,
+                qg_pu=flat.qg_pu, seconds=time.perf_counter() - t0, used=ACStart.CASE,
             )
-        return flat
+        if objective is Objective.COST:
+            return _dc(net, t0)
+        return _flat(net, t0)
     return _flat(net, t0)

@@ -97,3 +97,47 @@ def test_previous_solution_start_after_a_load_change() -> None:
     assert warm.objective > base.objective
     with pytest.raises(ValueError):
         solve_ac_opf(_network("pglib_opf_case14_ieee"), initial=base)
+
+
+def test_dc_start_seeds_the_screening_with_the_limits_it_loads() -> None:
+    """The DC flows name the limits to impose from round 1; the result is still exact."""
+    from gridopt.opf.ac_screening import limit_violations
+    from gridopt.opf.ac_start import DC_SEED_THRESHOLD, start_point
+
+    case = "pglib_opf_case300_ieee"
+    net = _network(case)
+    point = start_point(net, ACStart.DC)
+    assert point.used is ACStart.DC and point.seed_flow is not None and len(point.seed_flow) > 0
+    sol = solve_ac_opf(net, options=ACOptions(start=ACStart.DC))
+    flat = solve_ac_opf(net, options=ACOptions(start=ACStart.FLAT))
+    assert sol.objective == pytest.approx(flat.objective, rel=1e-6)
+    # Every limit binding at the optimum was imposed (seeded or added by a later round).
+    binding, _ = limit_violations(net, sol, 0.999)
+    assert len(binding) > 0
+    assert sol.extra["flow_limits_imposed"] >= max(len(point.seed_flow), len(binding))
+    assert sol.extra["screening_rounds"] <= flat.extra["screening_rounds"]
+    assert 0.0 < DC_SEED_THRESHOLD < 1.0
+
+
+def test_auto_start_is_dc_for_cost_and_flat_for_losses() -> None:
+    from gridopt.opf.ac_start import start_point
+    from gridopt.opf.result import Objective
+
+    net = _network("pglib_opf_case30_ieee")
+    assert start_point(net, ACStart.AUTO).used is ACStart.DC
+    assert start_point(net, ACStart.AUTO, objective=Objective.LOSSES).used is ACStart.FLAT
+
+
+def test_previous_solution_seeds_the_screening() -> None:
+    from gridopt.opf.ac_screening import limit_violations
+
+    net = _network("pglib_opf_case118_ieee")
+    base = solve_ac_opf(net)
+    later = dataclasses.replace(net, pd_pu=net.pd_pu * 1.02, qd_pu=net.qd_pu * 1.02)
+    warm = solve_ac_opf(later, initial=base)
+    assert warm.status is SolveStatus.OPTIMAL
+    seeded, _ = limit_violations(net, base, ACOptions().screening_threshold)
+    assert len(seeded) > 0
+    assert warm.extra["flow_limits_imposed"] >= len(seeded)
+    # The seeded first round is solved at full accuracy and needs no second one here.
+    assert warm.extra["screening_rounds"] == 1
