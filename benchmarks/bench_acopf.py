@@ -150,7 +150,7 @@ def write_report(args: argparse.Namespace, runs: list[Record], info: dict[str, A
         f"{args.repeats} timed repeats, gridopt (screened), gridopt (all limits) and pandapower "
         "interleaved within each repeat; cells give min / median / max seconds. Where "
         "pandapower's warm-up did not converge it gets "
-        f"{args.failed_pp_repeats} timed run(s) (case2869: ~4 min each) and no ratio is given. "
+        f"{args.failed_pp_repeats} timed run(s) and no ratio is given. "
         f"Timed pandapower runs per case: {pp_counts}. gridopt's time includes reading the .m "
         "file and building the network; pandapower's is `runopp` on a net built beforehand. "
         "Speed-up: pandapower median / gridopt median.",
@@ -186,9 +186,9 @@ def write_report(args: argparse.Namespace, runs: list[Record], info: dict[str, A
         "of these cases has a transformer phase shift of 30 degrees or more, where AUTO takes "
         "the angles from the case). 'previous': every load scaled by "
         f"{args.load_factor:g} (a next-hour problem) and solved from the solution of the "
-        "unscaled case (`solve_ac_opf(..., initial=solution)`, whose near-binding limits seed "
-        "the screening), beside the same scaled problem from a flat and a DC start; only the "
-        "second solve is timed.",
+        "unscaled case (`solve_ac_opf(..., initial=solution)`, whose limits loaded to 80% or "
+        "more seed the screening), beside the same scaled problem from a flat and a DC start; "
+        "only the second solve is timed.",
         "",
         *start_table(runs, all_cases, ref, starts),
         "",

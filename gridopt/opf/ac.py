@@ -40,7 +40,7 @@ from gridopt.opf.ac_layout import (
     unique_positions,
 )
 from gridopt.opf.ac_screening import limit_diagnosis, limit_violations
-from gridopt.opf.ac_start import ACStart, start_point
+from gridopt.opf.ac_start import SEED_THRESHOLD, ACStart, start_point
 from gridopt.opf.ac_timing import IpoptTiming, parse_timing_statistics, timing_options
 from gridopt.opf.result import Formulation, Objective, OPFSolution
 from gridopt.solvers.ipopt import (
@@ -79,6 +79,9 @@ class ACOptions:
         Have Ipopt time itself (``print_timing_statistics``, written to a temporary file) and
         report ``ipopt_total_seconds`` and ``ipopt_function_eval_seconds`` in the solution's
         ``extra`` (summed over screening rounds). Off by default: it costs a file per solve.
+    seed_threshold
+        With limit screening and a DC or previous-solution start: limits loaded to this share
+        or more at that point are imposed from the first round (see ``SEED_THRESHOLD``).
     """
 
     ipopt: IpoptOptions = field(default_factory=IpoptOptions)
@@ -89,6 +92,7 @@ class ACOptions:
     first_round_tol: float | None = 1e-4
     warm_start: bool = True
     ipopt_timing: bool = False
+    seed_threshold: float = SEED_THRESHOLD
 
     def __post_init__(self) -> None:
         if not isinstance(self.start, ACStart):
@@ -436,7 +440,7 @@ def solve_ac_opf(
     initial
         A previous solution of this network (e.g. the hour before) to start from; overrides
         ``options.start``. With limit screening, the limits at or above
-        ``screening_threshold`` at that solution are imposed from the first round, which is
+        ``options.seed_threshold`` at that solution are imposed from the first round, which is
         solved at full accuracy (as with the DC start, see :class:`ACStart`).
 
     Returns
@@ -460,7 +464,7 @@ def solve_ac_opf(
     ('optimal', 2178.1)
     """
     options = options or ACOptions()
-    point = start_point(network, options.start, initial, objective, options.screening_threshold)
+    point = start_point(network, options.start, initial, objective, options.seed_threshold)
     totals = _Totals(build_seconds=point.seconds, start_seconds=point.seconds)
     x0 = point.x
     if not options.limit_screening:

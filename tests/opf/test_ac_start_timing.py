@@ -102,7 +102,7 @@ def test_previous_solution_start_after_a_load_change() -> None:
 def test_dc_start_seeds_the_screening_with_the_limits_it_loads() -> None:
     """The DC flows name the limits to impose from round 1; the result is still exact."""
     from gridopt.opf.ac_screening import limit_violations
-    from gridopt.opf.ac_start import DC_SEED_THRESHOLD, start_point
+    from gridopt.opf.ac_start import SEED_THRESHOLD, start_point
 
     case = "pglib_opf_case300_ieee"
     net = _network(case)
@@ -116,7 +116,7 @@ def test_dc_start_seeds_the_screening_with_the_limits_it_loads() -> None:
     assert len(binding) > 0
     assert sol.extra["flow_limits_imposed"] >= max(len(point.seed_flow), len(binding))
     assert sol.extra["screening_rounds"] <= flat.extra["screening_rounds"]
-    assert 0.0 < DC_SEED_THRESHOLD < 1.0
+    assert 0.0 < SEED_THRESHOLD < 1.0
 
 
 def test_auto_start_is_dc_for_cost_and_flat_for_losses() -> None:
@@ -136,7 +136,7 @@ def test_previous_solution_seeds_the_screening() -> None:
     later = dataclasses.replace(net, pd_pu=net.pd_pu * 1.02, qd_pu=net.qd_pu * 1.02)
     warm = solve_ac_opf(later, initial=base)
     assert warm.status is SolveStatus.OPTIMAL
-    seeded, _ = limit_violations(net, base, ACOptions().screening_threshold)
+    seeded, _ = limit_violations(net, base, ACOptions().seed_threshold)
     assert len(seeded) > 0
     assert warm.extra["flow_limits_imposed"] >= len(seeded)
     # The seeded first round is solved at full accuracy and needs no second one here.
