@@ -1,243 +1,250 @@
 """AC-OPF: gridopt (Ipopt + Cython derivatives) vs pandapower ``runopp`` (PIPS), same machine.
 
-Both solve the PGLib case read from ``data/pglib``. pandapower gets the NOTES.md fixes through
+Both solve PGLib's problem (apparent-power limits |S| <= rate_a at both branch ends) on the
+cases in ``data/pglib``. pandapower gets the NOTES.md fixes through
 ``gridopt.network.pandapower_io.pandapower_from_case`` (transformer tap on the MATPOWER "from"
-side, slack voltage free within its limits via a controllable ext_grid, out-of-service reference
-generator handled) and every line limited at 100 % (pandapower's OPF ignores lines without
-``max_loading_percent``); it limits branch current (its default ``OPF_FLOW_LIM=2``; the |S| option
-crashes with SciPy 1.17 unless ``.H`` is restored, which this script does) and ignores
-angle-difference limits (none binds on these cases). Each case is first solved with |S| limits
-(PGLib's problem); if PIPS does not converge, again with current limits, and the table says which.
+side, slack voltage free within its limits, out-of-service reference generator handled), every
+line limited at 100 %, ``OPF_FLOW_LIM=0`` (|S|; SciPy 1.17 needs ``.H`` restored, which
+``benchmarks/_acopf_runs.py`` does) and otherwise runopp's defaults (flat start, PIPS, numba).
+It ignores angle-difference limits (none binds on these cases).
+
+Per case: one untimed warm-up of each (gridopt screened, gridopt with all limits, pandapower),
+then ``--repeats`` rounds, each running the three one after another (interleaved). Where
+pandapower's warm-up did not converge, it gets ``--failed-pp-repeats`` timed runs (case2869
+takes ~4 min per attempt) and the table says "did not converge (X s)", with no ratio. The
+callback share comes from one extra run of each gridopt mode with Ipopt's own timing statistics
+(``ACOptions(ipopt_timing=True)``: "Function Evaluations" / "OverallAlgorithm" wall time).
+The start-point study then times every start (flat, DC, previous solution) on all cases.
 
 Timed intervals (process start-up and imports excluded for both):
-- gridopt: ``read_matpower`` + ``build_network`` + ``solve_ac_opf`` (flat start, tol 1e-8);
-- pandapower: ``pp.runopp`` on a net built beforehand (flat start, PIPS defaults).
+- gridopt: ``read_matpower`` + ``build_network`` + ``solve_ac_opf`` (tol 1e-8);
+- pandapower: ``pp.runopp`` on a net built beforehand.
 
-Usage: ``python benchmarks/bench_acopf.py [--repeats 3] [--pp-repeats 1] [--cases ...]``;
-writes ``docs/benchmarks/acopf.md`` and prints the table.
+Usage: ``python benchmarks/bench_acopf.py [--repeats 3] [--cases ...] [--held-out ...]``;
+writes ``docs/benchmarks/acopf.md`` and ``docs/benchmarks/acopf.json`` (every run), then runs
+``benchmarks/collect.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import platform
-import re
-import statistics
+import subprocess
+import sys
 import time
-import warnings
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parents[1]
+from _acopf_report import (
+    baseline,
+    comparison_table,
+    looser_table,
+    machine,
+    start_table,
+    versions,
+)
+from _acopf_runs import (
+    REPO,
+    PandapowerCase,
+    Record,
+    gridopt_previous_start,
+    gridopt_run,
+    gridopt_scaled_flat,
+)
+
 CASES = [
     "pglib_opf_case118_ieee",
     "pglib_opf_case300_ieee",
     "pglib_opf_case1354_pegase",
     "pglib_opf_case2869_pegase",
 ]
+#: PGLib cases in data/pglib that the benchmark cases above were never tuned on.
+HELD_OUT = ["pglib_opf_case24_ieee_rts", "pglib_opf_case30_ieee", "pglib_opf_case57_ieee"]
+STARTS = ["flat", "dc"]
 
 
-def baseline() -> dict[str, tuple[float, str]]:
-    """AC objective and PowerModels time of each case from data/pglib/BASELINE.md."""
-    out = {}
-    for line in (REPO / "data" / "pglib" / "BASELINE.md").read_text().splitlines():
-        m = re.match(
-            r"\|\s*(pglib_\w+)\s*\|[^|]*\|[^|]*\|\s*([0-9.e+]+)\s*\|\s*([^|]+?)\s*\|", line
-        )
-        if m:
-            out[m.group(1)] = (float(m.group(2)), m.group(3))
-    return out
+def _log(case: str, rec: Record) -> None:
+    it = f", {rec['iterations']} it" if "iterations" in rec else ""
+    print(f"  {case} {rec['tool']} {rec['mode']} {rec.get('start', '')}: {rec['status']} "
+          f"{rec['seconds']:.3f} s{it}", flush=True)
 
 
-def run_gridopt(case: str, repeats: int, screening: bool) -> dict[str, float]:
-    from gridopt.network.arrays import build_network
-    from gridopt.network.matpower import read_matpower
-    from gridopt.opf.ac import ACOptions, solve_ac_opf
+def compare_case(case: str, args: argparse.Namespace, runs: list[Record]) -> None:
+    """Warm-up, then interleaved timed repeats of gridopt (both modes) and pandapower."""
+    pp_case = None if args.skip_pandapower else PandapowerCase(case)
 
-    path = REPO / "data" / "pglib" / f"{case}.m"
-    times, solve_times, cb_share = [], [], []
-    sol = None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        network = build_network(read_matpower(path))
-        sol = solve_ac_opf(network, options=ACOptions(limit_screening=screening))
-        times.append(time.perf_counter() - t0)
-        solve_times.append(sol.report.solve_seconds)
-        cb_share.append(sol.extra["callback_seconds"] / sol.report.solve_seconds)
-    assert sol is not None
-    return {
-        "seconds": statistics.median(times),
-        "solve_seconds": statistics.median(solve_times),
-        "callback_share": statistics.median(cb_share),
-        "callback_seconds": sol.extra["callback_seconds"],
-        "iterations": sol.report.iterations,
-        "objective": sol.objective,
-        "status": sol.status.value,
-        "rounds": sol.extra.get("screening_rounds", 1.0),
-        "message": sol.report.message,
-    }
+    def add(rec: Record, **extra: Any) -> Record:
+        rec.update(case=case, **extra)
+        runs.append(rec)
+        _log(case, rec)
+        return rec
 
-
-def _scipy_h_shim() -> None:
-    """pandapower 3.5.6 calls ``sparse_matrix.H`` (removed in SciPy 1.17) for |S| limits.
-
-    Restoring ``.H`` as the conjugate transpose lets runopp solve PGLib's problem
-    (``OPF_FLOW_LIM=0``); benchmark-only, never done in the product.
-    """
-    import scipy.sparse as sp
-
-    for cls in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
-        if not hasattr(cls, "H"):
-            cls.H = property(lambda self: self.conj().T)  # type: ignore[attr-defined]
+    add(gridopt_run(case, True), warmup=True)
+    add(gridopt_run(case, False), warmup=True)
+    n_pp = 0
+    if pp_case is not None:
+        warm = add(pp_case.run(0), warmup=True)
+        n_pp = args.repeats if warm["converged"] else min(args.repeats, args.failed_pp_repeats)
+    for rep in range(args.repeats):
+        add(gridopt_run(case, True), repeat=rep)
+        add(gridopt_run(case, False), repeat=rep)
+        if pp_case is not None and rep < n_pp:
+            add(pp_case.run(0), repeat=rep)
+    for screening in (True, False):
+        add(gridopt_run(case, screening, ipopt_timing=True), ipopt_stats_run=True, warmup=True)
+    failed = [r for r in runs if r["case"] == case and r["tool"] == "pandapower"
+              and not r["converged"]]
+    if pp_case is not None and failed and args.pp_current_limits:
+        add(pp_case.run(2), repeat=0)
 
 
-def run_pandapower(case: str, repeats: int) -> dict[str, float | str]:
-    """runopp with |S| limits (PGLib's problem); if PIPS fails, again with current limits."""
-    import pandapower as pp
-
-    from gridopt.network.matpower import read_matpower
-    from gridopt.network.pandapower_io import pandapower_from_case
-
-    _scipy_h_shim()
-    base_net, _ = pandapower_from_case(read_matpower(REPO / "data" / "pglib" / f"{case}.m"))
-    # pandapower's OPF limits a line only when it has max_loading_percent; the converter stores
-    # the rating as max_i_ka (rate_a / (sqrt(3) vn)), so 100 % is rate_a at 1 pu voltage.
-    base_net.line["max_loading_percent"] = 100.0
-    result: dict[str, float | str] = {}
-    for flow_lim, label in ((0, "S limits"), (2, "I limits")):
-        times = []
-        objective, converged = float("nan"), False
-        for _ in range(repeats):
-            net = pp.from_json_string(pp.to_json(base_net))
-            t0 = time.perf_counter()
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    pp.runopp(net, calculate_voltage_angles=True, init="flat", numba=False,
-                              OPF_FLOW_LIM=flow_lim)
-                converged = bool(net.OPF_converged)
-                objective = float(net.res_cost)
-            except pp.OPFNotConverged:
-                converged = False
-            times.append(time.perf_counter() - t0)
-        result = {
-            "seconds": statistics.median(times),
-            "objective": objective,
-            "status": f"optimal, {label}" if converged else f"not converged, {label}",
-            "converged": float(converged),
-        }
-        print(f"  pandapower {case} {label}: {result['status']} in {result['seconds']:.2f}s",
-              flush=True)
-        if converged:
-            break
-    return result
+def start_study(case: str, args: argparse.Namespace, runs: list[Record]) -> None:
+    """Every start, both modes, interleaved over repeats (after one warm-up of the DC path)."""
+    gridopt_run(case, True, start="dc")  # warm-up: Pyomo/HiGHS import and first DC solve
+    for rep in range(args.start_repeats):
+        for screening in (True, False):
+            for start in STARTS:
+                rec = gridopt_run(case, screening, start=start)
+                rec.update(case=case, study=True, repeat=rep)
+                runs.append(rec)
+                _log(case, rec)
+            for rec in (gridopt_scaled_flat(case, screening, args.load_factor, "flat"),
+                        gridopt_scaled_flat(case, screening, args.load_factor, "dc"),
+                        gridopt_previous_start(case, screening, args.load_factor)):
+                rec.update(case=case, study=True, repeat=rep)
+                runs.append(rec)
+                _log(case, rec)
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 2**20:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores{mem}; load average at start {load:.1f}"
+def write_report(args: argparse.Namespace, runs: list[Record], info: dict[str, Any]) -> str:
+    ref = baseline()
+    main_lines, ratios = comparison_table(runs, args.cases, ref)
+    held_lines, held_ratios = comparison_table(runs, args.held_out, ref)
+    m = info["machine_at_start"]
+    v = info["versions"]
+    def n_pp(case: str) -> int:
+        return len([r for r in runs if r["case"] == case and r["tool"] == "pandapower"
+                    and r["mode"] == "S limits" and not r.get("warmup")])
 
-
-def versions() -> str:
-    import cyipopt
-    import pandapower
-    import scipy
-
-    import gridopt
-
-    ipopt = ".".join(map(str, cyipopt.IPOPT_VERSION))
-    return (
-        f"Python {platform.python_version()}, gridopt {gridopt.__version__}, Ipopt {ipopt} "
-        f"(MUMPS, cyipopt-wheels), pandapower {pandapower.__version__}, NumPy {np.__version__}, "
-        f"SciPy {scipy.__version__}"
-    )
+    pp_counts = ", ".join(f"{c.split('_case')[1]}: {n_pp(c)}" for c in args.cases + args.held_out)
+    all_cases = args.cases + args.held_out
+    below = [c for c in all_cases if c in ratios or c in held_ratios]
+    below_10 = [c for c in below if {**ratios, **held_ratios}[c] < 10.0]
+    no_ratio = [c for c in all_cases if c not in ratios and c not in held_ratios]
+    starts = [*STARTS, f"flat (loads x{args.load_factor:g})",
+              f"dc (loads x{args.load_factor:g})", f"previous (loads x{args.load_factor:g})"]
+    lines = [
+        "## AC-OPF: gridopt vs pandapower runopp (PGLib cases)",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB; load average "
+        f"{m['load_average_1min']:.1f} at start, {info['load_average_at_end']:.1f} at end.  ",
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".  ",
+        f"Command: `{info['command']}` ({info['wall_minutes']:.1f} min). Every run is in "
+        "`docs/benchmarks/acopf.json`.",
+        "",
+        "Same problem for both: PGLib's |S| <= rate_a limits (pandapower `OPF_FLOW_LIM=0`). "
+        "Each tool gets one untimed warm-up solve of the same case, then "
+        f"{args.repeats} timed repeats, gridopt (screened), gridopt (all limits) and pandapower "
+        "interleaved within each repeat; cells give min / median / max seconds. Where "
+        "pandapower's warm-up did not converge it gets "
+        f"{args.failed_pp_repeats} timed run(s) and no ratio is given. "
+        f"Timed pandapower runs per case: {pp_counts}. gridopt's time includes reading the .m "
+        "file and building the network; pandapower's is `runopp` on a net built beforehand. "
+        "Speed-up: pandapower median / gridopt median.",
+        "",
+        *main_lines,
+        "",
+        "Callback share: Ipopt's own timing statistics (`print_timing_statistics`): wall time "
+        "of 'Function Evaluations' (every objective, constraint, Jacobian and Hessian call as "
+        "seen from Ipopt, so including cyipopt's argument and result copies) over "
+        "'OverallAlgorithm', summed over the screening rounds; in brackets the share a Python "
+        "timer around gridopt's callback methods sees, which misses cyipopt's copies. One run "
+        "per mode with `ACOptions(ipopt_timing=True)`, outside the timed repeats. 'screened' "
+        "imposes branch limits lazily (docs/acopf.md) and is the default; 'all limits' imposes "
+        "every limit from the start; both reach the same optimum. BASELINE objectives have "
+        "five significant digits.",
+        "",
+        *looser_table(runs, ref),
+        "### Held-out cases",
+        "",
+        "PGLib cases in `data/pglib` that the benchmark was not tuned on (the only ones besides "
+        "the four above: `data/pglib` has no other case of 500-2,000 buses), same protocol:",
+        "",
+        *held_lines,
+        "",
+        "### Start points",
+        "",
+        "Iterations (all repeats; several values when they differ) and seconds of each start "
+        f"({args.start_repeats} repeats, interleaved; same timed interval as above, the DC "
+        "start's DC-OPF included). 'flat': va = 0, vm = 1, generators mid-range. 'dc': angles "
+        "and active dispatch of the DC-OPF (HiGHS); with screening, the limits its DC flows "
+        "load to 80% or more are imposed from the first round, solved at full accuracy. The "
+        "default `ACStart.AUTO` is 'dc' for the cost objective (the tables above use it; none "
+        "of these cases has a transformer phase shift of 30 degrees or more, where AUTO takes "
+        "the angles from the case). 'previous': every load scaled by "
+        f"{args.load_factor:g} (a next-hour problem) and solved from the solution of the "
+        "unscaled case (`solve_ac_opf(..., initial=solution)`, whose limits loaded to 80% or "
+        "more seed the screening), beside the same scaled problem from a flat and a DC start; "
+        "only the second solve is timed.",
+        "",
+        *start_table(runs, all_cases, ref, starts),
+        "",
+        "Target (>= 10x pandapower on every case, screened gridopt against runopp on the same "
+        f"problem): below 10x on {', '.join(below_10) if below_10 else 'no case with a ratio'}; "
+        f"no ratio (pandapower did not converge or was not run) on "
+        f"{', '.join(no_ratio) if no_ratio else 'no case'}.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=CASES)
+    parser.add_argument("--held-out", nargs="*", default=HELD_OUT)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--pp-repeats", type=int, default=1)
+    parser.add_argument("--failed-pp-repeats", type=int, default=1,
+                        help="timed pandapower runs where its warm-up did not converge")
+    parser.add_argument("--start-repeats", type=int, default=None,
+                        help="repeats of the start-point study (default: --repeats)")
+    parser.add_argument("--load-factor", type=float, default=1.02)
+    parser.add_argument("--pp-current-limits", action="store_true",
+                        help="also run pandapower once with current limits where |S| fails")
+    parser.add_argument("--skip-pandapower", action="store_true", help="development only")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks" / "acopf.md"))
     args = parser.parse_args()
+    if args.start_repeats is None:
+        args.start_repeats = args.repeats
 
-    ref = baseline()
-    header = machine()
-    rows = []
-    for case in args.cases:
-        g = run_gridopt(case, args.repeats, screening=True)
-        full = run_gridopt(case, args.repeats, screening=False)
-        p = run_pandapower(case, args.pp_repeats)
-        ref_obj, ref_time = ref[case]
-        rows.append((case, g, full, p, ref_obj, ref_time))
-        print(
-            f"{case}: gridopt {g['seconds']:.3f}s ({g['iterations']} it, {g['status']}), "
-            f"all limits {full['seconds']:.3f}s, pandapower {p['seconds']:.2f}s ({p['status']}), "
-            f"ratio {p['seconds'] / g['seconds']:.1f}x",
-            flush=True,
-        )
+    t0 = time.perf_counter()
+    info: dict[str, Any] = {
+        "command": "python benchmarks/bench_acopf.py " + " ".join(sys.argv[1:]),
+        "machine_at_start": machine(),
+        "versions": versions(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    runs: list[Record] = []
+    for case in args.cases + args.held_out:
+        compare_case(case, args, runs)
+    for case in args.cases + args.held_out:
+        start_study(case, args, runs)
+    info["load_average_at_end"] = os.getloadavg()[0]
+    info["wall_minutes"] = (time.perf_counter() - t0) / 60.0
 
-    lines = [
-        "## AC-OPF: gridopt vs pandapower runopp (PGLib cases)",
-        "",
-        f"Machine: {header}.  ",
-        f"Versions: {versions()}.  ",
-        f"Command: `python benchmarks/bench_acopf.py --repeats {args.repeats} "
-        f"--pp-repeats {args.pp_repeats}` (gridopt medians of {args.repeats} runs, pandapower "
-        f"median of {args.pp_repeats}; imports and process start excluded; gridopt's time "
-        "includes reading the .m file and building the network).",
-        "",
-        "| case | gridopt s | iterations | rounds | objective rel. to BASELINE | callbacks share "
-        "| gridopt, all limits imposed, s | pandapower runopp s | pandapower objective rel. "
-        "| speed-up vs pandapower | PGLib/PowerModels s (ma27) | gridopt / PGLib time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for case, g, full, p, ref_obj, ref_time in rows:
-        pg_rel = (p["objective"] - ref_obj) / ref_obj if p["converged"] else float("nan")
-        try:
-            pglib_s = float(ref_time)
-            vs_pglib = f"{g['seconds'] / pglib_s:.2f}"
-        except ValueError:
-            pglib_s, vs_pglib = float("nan"), f"(PGLib: {ref_time})"
-        lines.append(
-            f"| {case} | {g['seconds']:.3f} | {g['iterations']} | {int(g['rounds'])} "
-            f"| {(g['objective'] - ref_obj) / ref_obj:+.1e} | {g['callback_share'] * 100:.1f}% "
-            f"| {full['seconds']:.3f} | {p['seconds']:.2f} ({p['status']}) | {pg_rel:+.1e} "
-            f"| {p['seconds'] / g['seconds']:.1f}x | {ref_time} | {vs_pglib} |"
-        )
-    lines += [
-        "",
-        "Callbacks share: seconds in gridopt's objective, gradient, constraint, Jacobian and "
-        "Hessian callbacks (including cyipopt's copies) divided by Ipopt's wall time. `rounds`: "
-        "limit-screening rounds (docs/acopf.md); 'all limits imposed' solves the full problem in "
-        "one round. BASELINE objectives have five significant digits. pandapower status: "
-        "'S limits' = PGLib's apparent-power limits (`OPF_FLOW_LIM=0`), 'I limits' = its "
-        "default current limits, used when PIPS did not converge with S limits (a looser "
-        "problem above 1 pu voltage, hence its lower objective).",
-        "",
-    ]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, out)
-    print("\n".join(lines))
+    text = write_report(args, runs, info)
+    for path, content in ((out, text),
+                          (out.with_suffix(".json"),
+                           json.dumps({**info, "args": vars(args), "runs": runs}, indent=1))):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(content)
+        os.replace(tmp, path)
+    print(text)
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "collect.py")], check=True)
 
 
 if __name__ == "__main__":

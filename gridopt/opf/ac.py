@@ -22,20 +22,33 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from gridopt._ext._acopf import ACKernel, lower_pairs
 from gridopt.network.arrays import Network
 from gridopt.network.case import FloatArray, IntArray
+from gridopt.opf.ac_layout import (
+    ACLayout,
+    angle_limited_branches,
+    branch_ends,
+    rated_branches,
+    unique_positions,
+)
+from gridopt.opf.ac_screening import limit_diagnosis, limit_violations
+from gridopt.opf.ac_start import SEED_THRESHOLD, ACStart, start_point
+from gridopt.opf.ac_timing import IpoptTiming, parse_timing_statistics, timing_options
 from gridopt.opf.result import Formulation, Objective, OPFSolution
 from gridopt.solvers.ipopt import (
     IPOPT_INF,
     CallbackTimes,
     IpoptOptions,
     NLPBounds,
+    NLPResult,
     solve_nlp,
 )
 from gridopt.solvers.status import SolverReport, SolveStatus
@@ -52,10 +65,9 @@ class ACOptions:
     ipopt
         Ipopt options.
     start
-        ``"flat"`` (va = 0, vm = 1 clipped to limits, generators at mid-range), ``"case"``
-        (voltages and dispatch stored in the case) or ``"auto"``: flat, except that angles start
-        from the case when a transformer shifts the phase by 30 degrees or more (vector groups
-        such as Dyn5 in pandapower nets, where a zero-angle start is far from any solution).
+        :class:`~gridopt.opf.ac_start.ACStart` of the first Ipopt solve (later screening
+        rounds start from the previous round's point). A string naming a member (``"flat"``)
+        is converted; any other value raises ``ValueError``.
     limit_screening
         Impose branch |S| and angle-difference limits lazily: solve with the limits found
         binding so far, add every limit at or above ``screening_threshold`` of its value at the
@@ -63,90 +75,28 @@ class ACOptions:
         solution of the full problem (all limits hold, inactive ones have zero multipliers);
         the KKT systems are much smaller because few limits bind in practice. If the loop does
         not settle in ``max_screening_rounds`` the full problem is solved.
+    ipopt_timing
+        Have Ipopt time itself (``print_timing_statistics``, written to a temporary file) and
+        report ``ipopt_total_seconds`` and ``ipopt_function_eval_seconds`` in the solution's
+        ``extra`` (summed over screening rounds). Off by default: it costs a file per solve.
+    seed_threshold
+        With limit screening and a DC or previous-solution start: limits loaded to this share
+        or more at that point are imposed from the first round (see ``SEED_THRESHOLD``).
     """
 
     ipopt: IpoptOptions = field(default_factory=IpoptOptions)
-    start: str = "auto"
+    start: ACStart = ACStart.AUTO
     limit_screening: bool = True
     screening_threshold: float = 0.95
     max_screening_rounds: int = 8
     first_round_tol: float | None = 1e-4
     warm_start: bool = True
+    ipopt_timing: bool = False
+    seed_threshold: float = SEED_THRESHOLD
 
-
-@dataclass(frozen=True, eq=False)
-class ACLayout:
-    """Index layout of the AC-OPF variables and constraints of one network."""
-
-    n_bus: int
-    n_gen: int
-    n_branch: int
-    lim_end: IntArray
-    ang_branch: IntArray
-
-    @property
-    def va(self) -> slice:
-        """Voltage angles (rad)."""
-        return slice(0, self.n_bus)
-
-    @property
-    def vm(self) -> slice:
-        """Voltage magnitudes (pu)."""
-        return slice(self.n_bus, 2 * self.n_bus)
-
-    @property
-    def pg(self) -> slice:
-        """Generator active power (pu)."""
-        return slice(2 * self.n_bus, 2 * self.n_bus + self.n_gen)
-
-    @property
-    def qg(self) -> slice:
-        """Generator reactive power (pu)."""
-        return slice(2 * self.n_bus + self.n_gen, 2 * self.n_bus + 2 * self.n_gen)
-
-    @property
-    def n_var(self) -> int:
-        """Number of variables."""
-        return 2 * self.n_bus + 2 * self.n_gen
-
-    @property
-    def n_con(self) -> int:
-        """Number of constraints."""
-        return 2 * self.n_bus + len(self.lim_end) + len(self.ang_branch)
-
-
-def branch_ends(network: Network) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """Own bus, other bus, self and mutual admittance of every branch end.
-
-    End ``k`` is the from end of branch ``k`` and end ``n_branch + k`` its to end.
-    """
-    f, t = network.branch_from, network.branch_to
-    end_a = np.concatenate([f, t])
-    end_b = np.concatenate([t, f])
-    y_self = np.concatenate([network.y_ff, network.y_tt])
-    y_mutual = np.concatenate([network.y_ft, network.y_tf])
-    return end_a, end_b, y_self, y_mutual
-
-
-def rated_branches(network: Network) -> IntArray:
-    """Branches with a finite apparent-power rating."""
-    return np.flatnonzero(np.isfinite(network.rate_a_pu)).astype(np.int64)
-
-
-def angle_limited_branches(network: Network) -> IntArray:
-    """Branches with a finite angle-difference limit."""
-    return np.flatnonzero(
-        np.isfinite(network.angmin_rad) | np.isfinite(network.angmax_rad)
-    ).astype(np.int64)
-
-
-def _unique_positions(
-    rows: IntArray, cols: IntArray, n_cols: int
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Merge duplicate (row, col) entries: unique rows/cols and each entry's position."""
-    keys = rows.astype(np.int64) * n_cols + cols.astype(np.int64)
-    unique, inverse = np.unique(keys, return_inverse=True)
-    return unique // n_cols, unique % n_cols, inverse.astype(np.int64)
+    def __post_init__(self) -> None:
+        if not isinstance(self.start, ACStart):
+            object.__setattr__(self, "start", ACStart(self.start))
 
 
 class ACOPFProblem:
@@ -226,7 +176,7 @@ class ACOPFProblem:
             -np.ones(len(angle_limited)),
         ]
         sizes = np.cumsum([0] + [len(r) for r in groups_rows])
-        j_rows, j_cols, j_pos = _unique_positions(
+        j_rows, j_cols, j_pos = unique_positions(
             np.concatenate(groups_rows), np.concatenate(groups_cols), n_var
         )
         self._jac_rows, self._jac_cols = j_rows, j_cols
@@ -245,7 +195,7 @@ class ACOPFProblem:
         h_cols_end = np.minimum(h_a, h_b).ravel()
         h_rows = np.concatenate([h_rows_end, vm0 + bus, pg0 + gen])
         h_cols = np.concatenate([h_cols_end, vm0 + bus, pg0 + gen])
-        h_r, h_c, h_pos = _unique_positions(h_rows, h_cols, n_var)
+        h_r, h_c, h_pos = unique_positions(h_rows, h_cols, n_var)
         self._hess_rows, self._hess_cols = h_r, h_c
         n_he = 10 * n_end
 
@@ -291,6 +241,7 @@ class ACOPFProblem:
             self._obj_pg_diag = np.zeros(ng)
         self._jac_buf = np.empty(len(j_rows))
         self._hess_buf = np.empty(len(h_r))
+        self.start_seconds = 0.0
 
     # -- cyipopt protocol -------------------------------------------------------------------
     def objective(self, x: FloatArray) -> float:
@@ -345,8 +296,11 @@ class ACOPFProblem:
         return self._hess_rows, self._hess_cols
 
     # -- bounds, start point and results ----------------------------------------------------
-    def bounds(self, start: str = "flat") -> NLPBounds:
-        """Variable and constraint bounds and the start point."""
+    def bounds(
+        self, start: ACStart = ACStart.FLAT, initial: OPFSolution | None = None
+    ) -> NLPBounds:
+        """Variable and constraint bounds and the start point (``initial`` overrides
+        ``start``; see :func:`gridopt.opf.ac_start.start_point`)."""
         net, lay = self.network, self.layout
 
         def finite(a: FloatArray, fill: float) -> FloatArray:
@@ -368,23 +322,10 @@ class ACOPFProblem:
         gu[2 * nb + n_lim :] = finite(net.angmax_rad[lay.ang_branch], IPOPT_INF)
 
         x0 = np.zeros(lay.n_var)
-        if start == "auto":
-            large_shift = np.any(np.abs(net.shift_rad) >= np.deg2rad(30.0) - 1e-9)
-            start = "flat"
-            if large_shift:
-                x0[lay.va] = net.va0_rad - net.va0_rad[net.ref_bus]
-        if start == "case":
-            x0[lay.va] = net.va0_rad - net.va0_rad[net.ref_bus]
-            x0[lay.vm] = np.clip(net.vm0_pu, net.vmin_pu, net.vmax_pu)
-            case = net.case
-            x0[lay.pg] = case.pg_mw[net.gen_case_index] / net.base_mva
-            x0[lay.qg] = case.qg_mvar[net.gen_case_index] / net.base_mva
-        elif start == "flat":
-            x0[lay.vm] = np.clip(1.0, net.vmin_pu, net.vmax_pu)
-            x0[lay.pg] = _midpoint(net.pmin_pu, net.pmax_pu)
-            x0[lay.qg] = _midpoint(net.qmin_pu, net.qmax_pu)
-        else:
-            raise ValueError(f"unknown start {start!r}; use 'auto', 'flat' or 'case'")
+        point = start_point(net, start, initial, self.objective_kind)
+        x0[lay.va], x0[lay.vm] = point.va_rad, point.vm_pu
+        x0[lay.pg], x0[lay.qg] = point.pg_pu, point.qg_pu
+        self.start_seconds = point.seconds
         x0 = np.clip(x0, xl, xu)
         return NLPBounds(x_lower=xl, x_upper=xu, g_lower=gl, g_upper=gu, x0=x0)
 
@@ -397,38 +338,41 @@ class ACOPFProblem:
         return p[:nl], q[:nl], p[nl:], q[nl:]
 
 
-def _midpoint(lo: FloatArray, hi: FloatArray) -> FloatArray:
-    """Mid-range start values; a one-sided or free range starts at the finite bound or 0."""
-    lo_f, hi_f = np.isfinite(lo), np.isfinite(hi)
-    mid = np.where(lo_f & hi_f, (lo + hi) / 2.0, 0.0)
-    mid = np.where(lo_f & ~hi_f, np.maximum(lo, 0.0), mid)
-    return np.where(~lo_f & hi_f, np.minimum(hi, 0.0), mid)
+@dataclass
+class _Totals:
+    """Iterations, seconds and callback times summed over the Ipopt solves of one OPF."""
+
+    iterations: int = 0
+    solve_seconds: float = 0.0
+    build_seconds: float = 0.0
+    start_seconds: float = 0.0
+    times: CallbackTimes = field(default_factory=CallbackTimes)
+    timing: IpoptTiming | None = None
+
+    def add(self, solved: OPFSolution, times: CallbackTimes, timing: IpoptTiming | None) -> None:
+        self.iterations += solved.report.iterations
+        self.solve_seconds += solved.report.solve_seconds
+        self.build_seconds += solved.build_seconds
+        for name, value in times.seconds.items():
+            self.times.seconds[name] = self.times.seconds.get(name, 0.0) + value
+        if timing is not None:
+            self.timing = timing if self.timing is None else self.timing + timing
 
 
-def limit_violations(
-    network: Network, solution: OPFSolution, threshold: float = 1.0
-) -> tuple[IntArray, IntArray]:
-    """Branches whose |S| or angle difference is at or beyond ``threshold`` times its limit.
-
-    Returns the flow-limited and angle-limited branch indices (a relative tolerance of 1e-6 is
-    applied when ``threshold`` is 1, matching Ipopt's constraint tolerance).
-    """
-    slack = 1e-6 if threshold >= 1.0 else 0.0
-    s_max = np.maximum(
-        np.hypot(solution.p_from_pu, solution.q_from_pu),
-        np.hypot(solution.p_to_pu, solution.q_to_pu),
-    )
-    rated = np.isfinite(network.rate_a_pu)
-    flow = rated & (s_max >= network.rate_a_pu * (threshold + slack))
-    diff = solution.va_rad[network.branch_from] - solution.va_rad[network.branch_to]
-    with np.errstate(invalid="ignore"):
-        upper = np.isfinite(network.angmax_rad) & (
-            diff >= network.angmax_rad * threshold + slack * np.abs(network.angmax_rad)
+def _solve_nlp_timed(
+    problem: ACOPFProblem, bounds: NLPBounds, options: ACOptions
+) -> tuple[NLPResult, IpoptTiming | None]:
+    """:func:`solve_nlp`, with Ipopt's timing statistics when ``options.ipopt_timing``."""
+    if not options.ipopt_timing:
+        return solve_nlp(problem, bounds, options.ipopt), None
+    with tempfile.TemporaryDirectory(prefix="gridopt-ipopt-") as tmp:
+        path = Path(tmp) / "ipopt.out"
+        ipopt = dataclasses.replace(
+            options.ipopt, extra=options.ipopt.extra + timing_options(path)
         )
-        lower = np.isfinite(network.angmin_rad) & (
-            diff <= network.angmin_rad * threshold - slack * np.abs(network.angmin_rad)
-        )
-    return np.flatnonzero(flow).astype(np.int64), np.flatnonzero(upper | lower).astype(np.int64)
+        result = solve_nlp(problem, bounds, ipopt)
+        text = path.read_text(errors="replace") if path.exists() else ""
+    return result, parse_timing_statistics(text)
 
 
 def _solve_once(
@@ -437,20 +381,19 @@ def _solve_once(
     options: ACOptions,
     flow_limited: IntArray | None,
     angle_limited: IntArray | None,
-    x_start: FloatArray | None,
-) -> tuple[OPFSolution, CallbackTimes, FloatArray]:
-    """One Ipopt solve with the given limit sets, started from ``x_start`` when given.
+    x_start: FloatArray,
+) -> tuple[OPFSolution, CallbackTimes, FloatArray, IpoptTiming | None]:
+    """One Ipopt solve with the given limit sets, started from ``x_start`` (clipped).
 
     Only the primal point is carried over: warm-starting the multipliers too
     (``warm_start_init_point``) was measured to triple the iterations on case1354.
     """
     t0 = time.perf_counter()
     problem = ACOPFProblem(network, objective, flow_limited, angle_limited)
-    bounds = problem.bounds(options.start)
-    if x_start is not None:
-        bounds = dataclasses.replace(bounds, x0=np.clip(x_start, bounds.x_lower, bounds.x_upper))
+    bounds = problem.bounds(ACStart.FLAT)
+    bounds = dataclasses.replace(bounds, x0=np.clip(x_start, bounds.x_lower, bounds.x_upper))
     build_seconds = time.perf_counter() - t0
-    result = solve_nlp(problem, bounds, options.ipopt)
+    result, timing = _solve_nlp_timed(problem, bounds, options)
     x = result.x
     lay = problem.layout
     p_f, q_f, p_t, q_t = problem.branch_flows(x)
@@ -475,13 +418,14 @@ def _solve_once(
         lmp_usd_per_mwh=lmp,
         build_seconds=build_seconds,
     )
-    return solution, result.callback_times, x
+    return solution, result.callback_times, x, timing
 
 
 def solve_ac_opf(
     network: Network,
     objective: Objective = Objective.COST,
     options: ACOptions | None = None,
+    initial: OPFSolution | None = None,
 ) -> OPFSolution:
     """Solve the polar AC-OPF of ``network`` with Ipopt.
 
@@ -492,14 +436,22 @@ def solve_ac_opf(
     objective
         Generation cost ($/h) or total branch losses (MW).
     options
-        Ipopt options and start point.
+        Ipopt options, start strategy, limit screening.
+    initial
+        A previous solution of this network (e.g. the hour before) to start from; overrides
+        ``options.start``. With limit screening, the limits at or above
+        ``options.seed_threshold`` at that solution are imposed from the first round, which is
+        solved at full accuracy (as with the DC start, see :class:`ACStart`).
 
     Returns
     -------
     OPFSolution
         Always returned, also when Ipopt fails: ``solution.status`` is ``INFEASIBLE``,
         ``NOT_CONVERGED`` or ``ERROR`` and ``solution.report.message`` carries Ipopt's reason.
-        ``extra`` holds ``callback_seconds`` (time in our derivative callbacks).
+        ``extra`` holds ``callback_seconds`` (time in our derivative callbacks, timed in
+        Python), ``start_seconds`` (building the start point, e.g. the DC-OPF; part of
+        ``build_seconds``) and, with ``options.ipopt_timing``, Ipopt's own
+        ``ipopt_total_seconds`` and ``ipopt_function_eval_seconds``.
 
     Examples
     --------
@@ -512,65 +464,65 @@ def solve_ac_opf(
     ('optimal', 2178.1)
     """
     options = options or ACOptions()
+    point = start_point(network, options.start, initial, objective, options.seed_threshold)
+    totals = _Totals(build_seconds=point.seconds, start_seconds=point.seconds)
+    x0 = point.x
     if not options.limit_screening:
-        full, times, _ = _solve_once(network, objective, options, None, None, None)
-        return _with_details(full, full.report, times, rounds=1,
+        full, times, _, timing = _solve_once(network, objective, options, None, None, x0)
+        totals.add(full, times, timing)
+        return _with_details(full, full.report, totals, rounds=1,
                              n_flow=len(rated_branches(network)),
                              n_angle=len(angle_limited_branches(network)))
 
     flow_set = np.zeros(0, dtype=np.int64)
     angle_set = np.zeros(0, dtype=np.int64)
-    x_start: FloatArray | None = None
+    seeded = point.seed_flow is not None and point.seed_angle is not None
+    if point.seed_flow is not None and point.seed_angle is not None:
+        # A previous solution or the DC-OPF says which limits bind: impose them from the
+        # first round, and solve that round at full accuracy.
+        flow_set, angle_set = point.seed_flow, point.seed_angle
+    x_start = x0
     solution: OPFSolution | None = None
     last_optimal: OPFSolution | None = None
     diagnosis = ""
-    iterations, seconds, build = 0, 0.0, 0.0
-    times = CallbackTimes()
     for round_no in range(1, options.max_screening_rounds + 1):
         round_options = options
-        if round_no == 1 and options.first_round_tol is not None:
+        if round_no == 1 and options.first_round_tol is not None and not seeded:
             # The first round only finds which limits bind: a loose tolerance is enough.
             round_options = dataclasses.replace(
                 options, ipopt=dataclasses.replace(options.ipopt, tol=options.first_round_tol)
             )
-        solved, round_times, x_solved = _solve_once(
+        solved, round_times, x_solved, timing = _solve_once(
             network, objective, round_options, flow_set, angle_set, x_start
         )
-        iterations += solved.report.iterations
-        seconds += solved.report.solve_seconds
-        build += solved.build_seconds
-        for name, value in round_times.seconds.items():
-            times.seconds[name] = times.seconds.get(name, 0.0) + value
+        totals.add(solved, round_times, timing)
         if not solved.status.ok:
             # A relaxation that is infeasible proves the full problem infeasible; any other
             # failure is retried on the full problem below.
             if solved.status is SolveStatus.INFEASIBLE:
                 solution = solved
             if last_optimal is not None:
-                diagnosis = _limit_diagnosis(network, last_optimal)
+                diagnosis = limit_diagnosis(network, last_optimal)
             break
         last_optimal = solved
         violated_flow, violated_angle = limit_violations(network, solved, 1.0)
-        final_accuracy = round_no > 1 or options.first_round_tol is None
+        final_accuracy = round_no > 1 or options.first_round_tol is None or seeded
         if len(violated_flow) == 0 and len(violated_angle) == 0 and final_accuracy:
             solution = solved
             break
         near_flow, near_angle = limit_violations(network, solved, options.screening_threshold)
         flow_set = np.union1d(flow_set, near_flow)
         angle_set = np.union1d(angle_set, near_angle)
-        x_start = x_solved if options.warm_start else None
+        x_start = x_solved if options.warm_start else x0
         logger.debug(
-            "AC-OPF screening round %d: %d flow and %d angle limits violated; imposing %d and %d",
-            round_no, len(violated_flow), len(violated_angle), len(flow_set), len(angle_set),
+            "AC-OPF screening round %d (%d iterations): %d flow and %d angle limits violated; "
+            "imposing %d and %d", round_no, solved.report.iterations, len(violated_flow),
+            len(violated_angle), len(flow_set), len(angle_set),
         )
     if solution is None:
         logger.info("limit screening did not settle; solving with every limit imposed")
-        full, full_times, _ = _solve_once(network, objective, options, None, None, None)
-        iterations += full.report.iterations
-        seconds += full.report.solve_seconds
-        build += full.build_seconds
-        for name, value in full_times.seconds.items():
-            times.seconds[name] = times.seconds.get(name, 0.0) + value
+        full, full_times, _, timing = _solve_once(network, objective, options, None, None, x0)
+        totals.add(full, full_times, timing)
         solution = full
         flow_set, angle_set = rated_branches(network), angle_limited_branches(network)
     message = solution.report.message
@@ -580,62 +532,34 @@ def solve_ac_opf(
         solver=solution.report.solver,
         status=solution.report.status,
         message=message,
-        iterations=iterations,
-        solve_seconds=seconds,
+        iterations=totals.iterations,
+        solve_seconds=totals.solve_seconds,
     )
     return _with_details(
-        solution, report, times, rounds=round_no, n_flow=len(flow_set), n_angle=len(angle_set),
-        build_seconds=build,
-    )
-
-
-def _limit_diagnosis(network: Network, relaxed: OPFSolution, top: int = 5) -> str:
-    """Name the branch limits that a relaxation without them overloads most.
-
-    Used when the problem solved without (some) branch limits but fails with them: the
-    limits are then the likely cause, and a planner needs to know which ratings to check.
-    """
-    s_max = np.maximum(
-        np.hypot(relaxed.p_from_pu, relaxed.q_from_pu), np.hypot(relaxed.p_to_pu, relaxed.q_to_pu)
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        loading = np.where(np.isfinite(network.rate_a_pu), s_max / network.rate_a_pu, 0.0)
-    over = np.flatnonzero(loading > 1.0 + 1e-6)
-    if len(over) == 0:
-        return ""
-    worst = over[np.argsort(-loading[over])][:top]
-    labels = network.branch_label
-    items = ", ".join(
-        f"{labels[k]} (rating {network.rate_a_pu[k] * network.base_mva:.6g} MVA, "
-        f"{loading[k] * 100:.0f}%)"
-        for k in worst
-    )
-    return (
-        f"The problem solves without branch limits but not with them: {len(over)} branch "
-        f"rating(s) are exceeded at the optimum without limits, most: {items}. Check these "
-        "ratings (placeholder values such as 99.999 MVA are common in converted cases)."
+        solution, report, totals, rounds=round_no, n_flow=len(flow_set), n_angle=len(angle_set)
     )
 
 
 def _with_details(
     solution: OPFSolution,
     report: SolverReport,
-    times: CallbackTimes,
+    totals: _Totals,
     rounds: int,
     n_flow: int,
     n_angle: int,
-    build_seconds: float | None = None,
 ) -> OPFSolution:
+    extra = {
+        "callback_seconds": totals.times.total_seconds,
+        "hessian_seconds": totals.times.seconds.get("hessian", 0.0),
+        "jacobian_seconds": totals.times.seconds.get("jacobian", 0.0),
+        "start_seconds": totals.start_seconds,
+        "screening_rounds": float(rounds),
+        "flow_limits_imposed": float(n_flow),
+        "angle_limits_imposed": float(n_angle),
+    }
+    if totals.timing is not None:
+        extra["ipopt_total_seconds"] = totals.timing.total_seconds
+        extra["ipopt_function_eval_seconds"] = totals.timing.function_eval_seconds
     return dataclasses.replace(
-        solution,
-        report=report,
-        build_seconds=solution.build_seconds if build_seconds is None else build_seconds,
-        extra={
-            "callback_seconds": times.total_seconds,
-            "hessian_seconds": times.seconds.get("hessian", 0.0),
-            "jacobian_seconds": times.seconds.get("jacobian", 0.0),
-            "screening_rounds": float(rounds),
-            "flow_limits_imposed": float(n_flow),
-            "angle_limits_imposed": float(n_angle),
-        },
+        solution, report=report, build_seconds=totals.build_seconds, extra=extra
     )
