@@ -120,7 +120,7 @@ class PandapowerCase:
         import pandapower as pp
 
         from gridopt.network.matpower import read_matpower
-        from gridopt.network.pandapower_io import pandapower_from_case
+        from gridopt.network.case_to_pandapower import pandapower_from_case
 
         _scipy_h_shim()
         net, _ = pandapower_from_case(read_matpower(case_path(case)))

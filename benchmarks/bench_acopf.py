@@ -2,7 +2,7 @@
 
 Both solve PGLib's problem (apparent-power limits |S| <= rate_a at both branch ends) on the
 cases in ``data/pglib``. pandapower gets the NOTES.md fixes through
-``gridopt.network.pandapower_io.pandapower_from_case`` (transformer tap on the MATPOWER "from"
+``gridopt.network.case_to_pandapower.pandapower_from_case`` (transformer tap on the MATPOWER "from"
 side, slack voltage free within its limits, out-of-service reference generator handled), every
 line limited at 100 %, ``OPF_FLOW_LIM=0`` (|S|; SciPy 1.17 needs ``.H`` restored, which
 ``benchmarks/_acopf_runs.py`` does) and otherwise runopp's defaults (flat start, PIPS, numba).

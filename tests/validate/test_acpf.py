@@ -9,7 +9,7 @@ import pandapower as pp
 import pytest
 
 from gridopt.network.load import LoadedNetwork, load_network
-from gridopt.opf.ac import ACOptions, solve_ac_opf
+from gridopt.opf.ac import ACOptions, ACStart, solve_ac_opf
 from gridopt.opf.dc import solve_dc_opf
 from gridopt.opf.result import Formulation, Objective, OPFSolution
 from gridopt.solvers.status import SolverReport, SolveStatus
@@ -106,7 +106,7 @@ def test_ac_opf_results_pass(spec: str, options: ACOptions, objective: Objective
 def test_ac_opf_on_nets_with_taps_shifts_switches_and_aux_buses(make: object) -> None:
     loaded = load_network(make())  # type: ignore[operator]
     # Vector-group shifts of 150 degrees need the case's shift-aware start angles.
-    solution = solve_ac_opf(loaded.network, Objective.LOSSES, ACOptions(start="case"))
+    solution = solve_ac_opf(loaded.network, Objective.LOSSES, ACOptions(start=ACStart.CASE))
     assert solution.status is SolveStatus.OPTIMAL
     check = check_ac(loaded, solution)
     assert check.converged
@@ -117,7 +117,7 @@ def test_ac_opf_on_nets_with_taps_shifts_switches_and_aux_buses(make: object) ->
 
 def test_controllable_sgen_dispatch_is_written() -> None:
     loaded = load_network(tap_shift_net())
-    solution = solve_ac_opf(loaded.network, Objective.COST, ACOptions(start="case"))
+    solution = solve_ac_opf(loaded.network, Objective.COST, ACOptions(start=ACStart.CASE))
     g = [loaded.element_map.gen[i] for i in loaded.network.gen_case_index].index(("sgen", 0))
     assert solution.pg_pu[g] * loaded.network.base_mva > 2.5  # moved away from the 2 MW set-point
     check = check_ac(loaded, solution)
