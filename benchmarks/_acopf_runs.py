@@ -119,8 +119,8 @@ class PandapowerCase:
     def __init__(self, case: str) -> None:
         import pandapower as pp
 
-        from gridopt.network.matpower import read_matpower
         from gridopt.network.case_to_pandapower import pandapower_from_case
+        from gridopt.network.matpower import read_matpower
 
         _scipy_h_shim()
         net, _ = pandapower_from_case(read_matpower(case_path(case)))
