@@ -335,6 +335,40 @@ def _edge_shift(graph: sp.csr_matrix, a: int, b: int) -> float:
     return float(row.data[hits][0]) if np.any(hits) else 0.0
 
 
+def _warn_unsupplied(work: pandapowerNet, name: str) -> None:
+    """Warn when in-service loads or generation sit on buses no supply reaches.
+
+    pandapower's conversion leaves buses without a path to an ext_grid or slack generator out of
+    its internal data, and with them their loads: the OPF would plan without that demand. The
+    warning names the buses and the power, so the omission is never silent.
+    """
+    ppc_bus = np.real(np.asarray(work._ppc["bus"])) if work._ppc is not None else np.zeros((0, 2))
+    lookup = np.asarray(work._pd2ppc_lookups["bus"])
+    unsupplied: dict[int, float] = {}
+    for table, sign in (("load", 1.0), ("sgen", -1.0), ("storage", 1.0)):
+        t = work[table] if table in work else None
+        if t is None or not len(t):
+            continue
+        on = t[t["in_service"].astype(bool)]
+        p_mw = on["p_mw"].to_numpy(float) * (on["scaling"].to_numpy(float)
+                                             if "scaling" in on else 1.0)
+        for b, p in zip(on["bus"].to_numpy(int), p_mw, strict=True):
+            pos = int(lookup[b]) if 0 <= b < len(lookup) else -1
+            dead = (pos < 0 or pos >= len(ppc_bus)
+                    or int(ppc_bus[pos, ix.BUS_TYPE]) == ix.PPC_BUS_NONE)
+            if dead and p != 0 and bool(work.bus.in_service.at[b]):
+                unsupplied[b] = unsupplied.get(b, 0.0) + sign * float(p)
+    if unsupplied:
+        buses = sorted(unsupplied)
+        shown = ", ".join(str(b) for b in buses[:5]) + (" ..." if len(buses) > 5 else "")
+        demand = sum(v for v in unsupplied.values() if v > 0)
+        warn(logger,
+             f"network {name!r}: {len(buses)} bus(es) with in-service loads or generation "
+             f"({demand:.4g} MW of load) are not connected to any ext_grid or slack generator "
+             f"(buses {shown}); they are left out of the OPF, unserved. Close a switch or add a "
+             "supply to include them, or take the elements out of service", stacklevel=3)
+
+
 def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, ElementMap]:
     """Convert a pandapower net into a case with pandapower's own AC equations.
 
@@ -391,6 +425,7 @@ def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, Eleme
     except (KeyError, ValueError, UserWarning, IndexError) as exc:
         raise InputError(f"network {name!r}: pandapower cannot convert it ({exc}); check the "
                          "element tables") from exc
+    _warn_unsupplied(work, name)
     for key in _ASYMMETRIC_KEYS:
         if key in ppci and np.any(ppci[key] != 0):
             rows = np.flatnonzero(ppci[key] != 0)
