@@ -121,6 +121,11 @@ class ACOPFProblem:
         flow_limited: IntArray | None = None,
         angle_limited: IntArray | None = None,
     ) -> None:
+        """Lay out the variables and constraints and precompute every sparsity pattern.
+
+        Long because it sets up, in the order Ipopt sees them, the bounds, the constraint rows
+        and the Jacobian and Hessian patterns that the Cython kernels fill at every call.
+        """
         self.network = network
         self.objective_kind = objective
         nb, ng, nl = network.n_bus, network.n_gen, network.n_branch
@@ -452,6 +457,11 @@ def solve_ac_opf(
         Python), ``start_seconds`` (building the start point, e.g. the DC-OPF; part of
         ``build_seconds``) and, with ``options.ipopt_timing``, Ipopt's own
         ``ipopt_total_seconds`` and ``ipopt_function_eval_seconds``.
+
+    Notes
+    -----
+    Long because it runs the screening loop (solve, find violated limits, re-solve) with the
+    start, the timing and the status of every round in one place.
 
     Examples
     --------
