@@ -330,6 +330,11 @@ def predict(
     -------
     xarray.Dataset
         See the module docstring for the layout.
+
+    Notes
+    -----
+    Long because it checks the origin, the weather cover and the model's compatibility before
+    building the one origin's features, each with its own message.
     """
     options = model.options
     series = target_series(data, options.target, options.aggregate, mapping)
