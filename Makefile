@@ -57,14 +57,16 @@ bench: install
 	$(BIN)/python benchmarks/bench_acopf.py
 	$(BIN)/python benchmarks/collect.py
 
-# Every benchmark (about an hour on 2 cores); peers from the bench extra, PyPSA in its own venv.
+# Every benchmark (about an hour on 2 cores; run it on a quiet machine, each script records the
+# load average); peers from the bench extra, PyPSA in its own venv. Each script writes its own
+# docs/benchmarks/<area>.md (+ .json of every run); collect.py assembles docs/benchmarks.md.
 bench-all: install
 	$(BIN)/python -m pip install --quiet --no-build-isolation -e ".[test,bench]"
-	$(BIN)/python benchmarks/bench_acopf.py
-	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_acopf.py --repeats 3
+	$(BIN)/python benchmarks/bench_ingest.py --repeats 5
 	$(BIN)/python benchmarks/bench_forecast.py --threads 1
-	$(BIN)/python benchmarks/bench_reconfigure.py
-	$(BIN)/python benchmarks/bench_dispatch.py
+	$(BIN)/python benchmarks/bench_reconfigure.py --simbench --out docs/benchmarks/reconfigure.md
+	$(BIN)/python benchmarks/bench_dispatch.py --simbench
 	$(BIN)/python benchmarks/collect.py
 
 clean:

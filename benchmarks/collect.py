@@ -15,12 +15,15 @@ ORDER = ["acopf", "dc_opf", "ingest", "forecast", "dispatch", "reconfigure"]
 
 HEADER = """# Benchmarks
 
-Every figure below was written by a script in `benchmarks/` (named in each section) that runs
-gridopt and its peer side by side in the same process or script on the same machine; medians of
-repeated runs unless stated. Regenerate with `make bench` (AC-OPF) or the script named in a
-section, then `python benchmarks/collect.py`. Timed assertions do not belong in the tests: these
-figures are measurements, not pass/fail gates. The development machines are shared 2-core
-virtual machines; each section records the load average at its start.
+Every figure below was written by a script in `benchmarks/` (named in each section), which runs
+gridopt and its peers on the same problem and data, with the same timing scope, a warm-up for
+each and the repeats interleaved; cells give the median and the spread (min-max) unless stated,
+and every run (machine, versions, load average, each repeat) is in the JSON beside the
+section's fragment in `docs/benchmarks/`. Where a peer cannot solve the same problem the table
+says so and gives no ratio. Regenerate everything with `make bench-all` (about an hour), one
+area with the script named in its section, then `python benchmarks/collect.py`. Timed
+assertions do not belong in the tests: these figures are measurements, not pass/fail gates.
+The development machines are shared 2-core virtual machines; each section records its load.
 """
 
 
