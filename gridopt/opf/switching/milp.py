@@ -62,6 +62,7 @@ import pyomo.environ as pyo
 
 from gridopt.errors import InfeasibleError, SolverError
 from gridopt.network.case import BoolArray, FloatArray
+from gridopt.opf.switching.reduction import series_chains
 from gridopt.opf.switching.topology import SwitchingGraph
 from gridopt.solvers.highs import HighsOptions, HighsSolver
 from gridopt.solvers.status import SolverReport, SolveStatus
@@ -102,6 +103,11 @@ class MilpOptions:
         Relative MIP gap handed to HiGHS.
     time_limit_s
         Wall-time limit of each HiGHS call.
+    fix_bridges
+        Fix the binaries of bridge edges to closed (:func:`~gridopt.opf.switching.reduction.
+        bridge_edges`); off only to measure or test the reduction.
+    chain_cuts
+        Add "at most one open edge per series chain" cuts (:func:`declare_chain_cuts`).
     """
 
     max_switching: int | None = None
@@ -112,6 +118,8 @@ class MilpOptions:
     violation_penalty: float = 100.0
     mip_rel_gap: float = 1e-4
     time_limit_s: float = 300.0
+    fix_bridges: bool = True
+    chain_cuts: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,14 +164,16 @@ def _model_base(p_mw: FloatArray, q_mvar: FloatArray) -> float:
     return float(max(np.max(np.abs(p_mw).sum(axis=1) + np.abs(q_mvar).sum(axis=1)), 1e-3))
 
 
-def declare_radiality(m: pyo.ConcreteModel, graph: SwitchingGraph) -> None:
-    """Single-commodity flow spanning-tree constraints (see module docstring)."""
+def declare_radiality(m: pyo.ConcreteModel, graph: SwitchingGraph,
+                      fix_bridges: bool = True) -> None:
+    """Single-commodity flow spanning-tree constraints (see module docstring); with
+    ``fix_bridges`` the binaries of bridges (``graph.must_close``) are fixed to 1."""
     n = graph.n_node
     roots = set(int(r) for r in graph.root_nodes)
     sw = [e for e in range(graph.n_edge) if graph.switchable[e]]
     m.alpha = pyo.Var(sw, domain=pyo.Binary)
     for e in sw:
-        if graph.must_close[e]:  # bridges: closed in every spanning tree
+        if fix_bridges and graph.must_close[e]:  # bridges: closed in every spanning tree
             m.alpha[e].fix(1)
     m.k = pyo.Var(range(graph.n_edge), bounds=(-n, n))
     m.tree_count = pyo.Constraint(
@@ -179,6 +189,23 @@ def declare_radiality(m: pyo.ConcreteModel, graph: SwitchingGraph) -> None:
     m.k_balance = pyo.Constraint(
         non_roots, rule=lambda m, i: sum(s * m.k[e] for e, s in inc[i]) == 1
     )
+
+
+def declare_chain_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph) -> int:
+    r"""At most one open switchable edge per series chain; returns the number of cuts.
+
+    .. math:: \sum_{e \in chain,\, e \text{ switchable}} (1 - \alpha_e) \le 1
+
+    for each chain of :func:`~gridopt.opf.switching.reduction.series_chains` with two or more
+    switchable edges: two open edges of a chain would cut off the nodes between them.
+    """
+    chains = series_chains(graph.n_node, graph.edge_from, graph.edge_to, graph.root_nodes,
+                           graph.must_close)
+    rows = [[e for e in chain if graph.switchable[e]] for chain in chains]
+    rows = [row for row in rows if len(row) >= 2]
+    m.chain_cut = pyo.Constraint(
+        range(len(rows)), rule=lambda m, c: sum(1 - m.alpha[e] for e in rows[c]) <= 1)
+    return len(rows)
 
 
 def declare_parent_child(m: pyo.ConcreteModel, graph: SwitchingGraph) -> None:
@@ -383,7 +410,9 @@ def build_model(
     flow_max = 1.2
     n_t = p_pu.shape[0]
     m = pyo.ConcreteModel(name=f"reconfigure {graph.name}")
-    declare_radiality(m, graph)
+    declare_radiality(m, graph, options.fix_bridges)
+    if options.chain_cuts:
+        declare_chain_cuts(m, graph)
     declare_parent_child(m, graph)
     declare_power_flow(m, graph, p_pu, q_pu, r, x, flow_max)
     if bool(np.all(p_pu >= 0.0)):
