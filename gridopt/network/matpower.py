@@ -3,6 +3,13 @@
 Only the numeric matrices ``mpc.baseMVA``, ``mpc.bus``, ``mpc.gen``, ``mpc.branch`` and
 ``mpc.gencost`` are read; other fields (``bus_name``, ``areas``, ...) are ignored. The format is
 the one documented in the MATPOWER manual, appendix B ("Data File Format").
+
+MATLAB code after the matrices is not executed, with one exception: the two unit conversions
+that MATPOWER's distribution cases (``case33bw``, ``case118zh``, ...) end with are recognised
+and applied (:func:`_unit_conversions`): branch impedances given in ohms divided by
+``Vbase^2 / Sbase`` (``Vbase = mpc.bus(1, BASE_KV) * 1e3``, ``Sbase = mpc.baseMVA * 1e6``), and
+loads given in kW/kvar divided by ``1e3``. Any other statement that assigns to a part of ``mpc``
+is an :class:`~gridopt.errors.InputError` rather than a silently different case.
 """
 
 from __future__ import annotations
@@ -57,6 +64,72 @@ _MATRIX_RE = re.compile(r"mpc\.(\w+)\s*=\s*\[(.*?)\]\s*;", re.DOTALL)
 _SCALAR_RE = re.compile(r"mpc\.baseMVA\s*=\s*([-+0-9.eE]+)\s*;")
 
 _MIN_COLUMNS = {"bus": 13, "gen": 10, "branch": 11, "gencost": 4}
+
+_BRANCH_OHMS_RE = re.compile(
+    r"^mpc\.branch\(:,\s*\[BR_R,?\s+BR_X\]\)\s*=\s*mpc\.branch\(:,\s*\[BR_R,?\s+BR_X\]\)"
+    r"\s*/\s*\(Vbase\s*\^\s*2\s*/\s*Sbase\)$")
+_VBASE_RE = re.compile(r"^Vbase\s*=\s*mpc\.bus\(1,\s*BASE_KV\)\s*\*\s*1e3$")
+_SBASE_RE = re.compile(r"^Sbase\s*=\s*mpc\.baseMVA\s*\*\s*1e6$")
+_LOAD_KW_RE = re.compile(
+    r"^mpc\.bus\(:,\s*\[PD,?\s+QD\]\)\s*=\s*mpc\.bus\(:,\s*\[PD,?\s+QD\]\)\s*/\s*1e3$")
+_INDEXED_ASSIGN_RE = re.compile(r"^mpc\.\w+\s*\(")
+
+
+def _code_statements(text: str) -> list[str]:
+    """MATLAB statements outside the matrix literals, comments and trailing ``;`` removed."""
+    rest = _MATRIX_RE.sub("", text)
+    out = []
+    for raw in rest.splitlines():
+        line = raw.split("%", 1)[0].strip()
+        for stmt in line.split(";"):
+            stmt = stmt.strip()
+            if stmt:
+                out.append(stmt)
+    return out
+
+
+def _unit_conversions(text: str, path: Path) -> tuple[bool, bool]:
+    """Which of MATPOWER's distribution-case unit conversions the file applies.
+
+    Parameters
+    ----------
+    text
+        The whole ``.m`` file.
+    path
+        Its path, for messages.
+
+    Returns
+    -------
+    tuple of bool
+        ``(branch_in_ohms, loads_in_kw)``: the file divides branch ``r, x`` by
+        ``Vbase^2 / Sbase`` (with ``Vbase`` and ``Sbase`` defined as in MATPOWER's cases), and
+        divides bus ``Pd, Qd`` by ``1e3``.
+
+    Raises
+    ------
+    InputError
+        Another statement assigns to part of ``mpc`` (code this reader does not run), or the
+        impedance conversion uses a ``Vbase`` or ``Sbase`` defined otherwise.
+    """
+    statements = _code_statements(text)
+    ohms = any(_BRANCH_OHMS_RE.match(s) for s in statements)
+    kw = any(_LOAD_KW_RE.match(s) for s in statements)
+    if ohms and not (any(_VBASE_RE.match(s) for s in statements)
+                     and any(_SBASE_RE.match(s) for s in statements)):
+        raise InputError(
+            f"{path}: the branch impedances are converted from ohms with a Vbase or Sbase that is "
+            "not 'Vbase = mpc.bus(1, BASE_KV) * 1e3' and 'Sbase = mpc.baseMVA * 1e6'; convert the "
+            "case to per unit in MATPOWER (savecase) and load the saved file"
+        )
+    unknown = [s for s in statements if _INDEXED_ASSIGN_RE.match(s)
+               and not (_BRANCH_OHMS_RE.match(s) or _LOAD_KW_RE.match(s))]
+    if unknown:
+        raise InputError(
+            f"{path}: the file changes the case by MATLAB code that gridopt does not run "
+            f"({unknown[0]!r}); run the case in MATPOWER, save it with savecase and load the "
+            "saved file"
+        )
+    return ohms, kw
 
 
 def _parse_matrix(body: str, field: str, path: Path) -> FloatArray:
@@ -150,6 +223,12 @@ def read_matpower(path: str | Path) -> CaseData:
     bus, gen, branch = mats["bus"], mats["gen"], mats["branch"]
     if len(bus) == 0:
         raise InputError(f"{path}: mpc.bus is empty; a case needs at least one bus")
+    branch_in_ohms, loads_in_kw = _unit_conversions(text, path)
+    if branch_in_ohms:
+        z_base_ohm = float(bus[0, BASE_KV]) ** 2 / base_mva
+        branch[:, [BR_R, BR_X]] /= z_base_ohm
+    if loads_in_kw:
+        bus[:, [PD, QD]] /= 1e3
 
     bus_numbers = bus[:, BUS_I].astype(np.int64)
     position = {int(b): i for i, b in enumerate(bus_numbers)}

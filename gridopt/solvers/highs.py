@@ -66,6 +66,7 @@ infeasible problems whose variables are all bounded; the message keeps HiGHS's o
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -177,6 +178,9 @@ class HighsOutcome:
         Time spent passing the model (or its changes) to HiGHS, excluding the solve.
     solver_log
         HiGHS's log of this solve (also logged at DEBUG level).
+    objective_bound
+        Best proven bound on the objective (HiGHS's MIP dual bound; the objective itself for a
+        continuous problem solved to optimality; ``None`` when HiGHS has none).
     """
 
     report: SolverReport
@@ -184,6 +188,21 @@ class HighsOutcome:
     duals: Mapping[ConstraintData, float] | None
     load_seconds: float
     solver_log: str = field(default="", repr=False)
+    objective_bound: float | None = None
+
+    @property
+    def mip_gap(self) -> float | None:
+        """Relative gap ``|objective - bound| / |objective|`` as HiGHS defines ``mip_gap``.
+
+        0 when both are 0, ``inf`` when only the objective is 0, ``None`` without an objective
+        or a bound (no feasible point, or a failed solve).
+        """
+        if self.objective is None or self.objective_bound is None:
+            return None
+        diff = abs(self.objective - self.objective_bound)
+        if self.objective == 0.0:
+            return 0.0 if diff == 0.0 else math.inf
+        return diff / abs(self.objective)
 
 
 _STATUS_MAP: dict[TerminationCondition, SolveStatus] = {
@@ -439,6 +458,8 @@ class HighsSolver:
             duals=duals,
             load_seconds=load_seconds,
             solver_log=log,
+            objective_bound=(float(results.objective_bound)
+                             if has_point and results.objective_bound is not None else None),
         )
 
     def _loaded(self, what: str) -> None:

@@ -197,3 +197,42 @@ def test_quadratic_with_integers_is_the_documented_limit() -> None:
     assert out.report.status is SolveStatus.ERROR
     assert "MIQP" in out.report.message
     assert out.objective is None
+
+
+def _knapsack_milp() -> pyo.ConcreteModel:
+    """max 5a + 4b + 3c subject to 2a + 3b + c <= 4 (binary): optimum 8 at a = c = 1, b = 0."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var([0, 1, 2], domain=pyo.Binary)
+    m.cap = pyo.Constraint(expr=2 * m.x[0] + 3 * m.x[1] + m.x[2] <= 4)
+    m.obj = pyo.Objective(expr=-(5 * m.x[0] + 4 * m.x[1] + 3 * m.x[2]))
+    return m
+
+
+def test_milp_reports_bound_and_closed_gap() -> None:
+    out = solve_with_highs(_knapsack_milp())
+    assert out.report.status is SolveStatus.OPTIMAL
+    assert out.objective == pytest.approx(-8.0)
+    assert out.objective_bound is not None
+    assert out.objective_bound <= out.objective + 1e-9
+    assert out.mip_gap is not None and out.mip_gap <= 1e-4
+
+
+def test_mip_gap_definition() -> None:
+    """HiGHS's definition: |objective - bound| / |objective|; 0/0 is 0, x/0 is inf."""
+    from gridopt.solvers.highs import HighsOutcome
+    from gridopt.solvers.status import SolverReport
+
+    report = SolverReport("highs", SolveStatus.NOT_CONVERGED, "time limit", 0, 1.0)
+    assert HighsOutcome(report, 10.0, None, 0.0, objective_bound=9.0).mip_gap == pytest.approx(0.1)
+    assert HighsOutcome(report, -8.0, None, 0.0, objective_bound=-8.5).mip_gap == (
+        pytest.approx(0.0625))
+    assert HighsOutcome(report, 0.0, None, 0.0, objective_bound=0.0).mip_gap == 0.0
+    assert HighsOutcome(report, 0.0, None, 0.0, objective_bound=-1.0).mip_gap == float("inf")
+    assert HighsOutcome(report, None, None, 0.0, objective_bound=-1.0).mip_gap is None
+    assert HighsOutcome(report, 1.0, None, 0.0).mip_gap is None
+
+
+def test_lp_bound_equals_objective() -> None:
+    out = solve_with_highs(_transport_lp(10.0))
+    assert out.objective_bound == pytest.approx(out.objective)
+    assert out.mip_gap == pytest.approx(0.0)

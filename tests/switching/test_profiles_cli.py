@@ -80,6 +80,12 @@ def test_cli_json_with_json_network_and_profiles(tmp_path: Path,
     assert out["radial"] is True
     assert out["periods"] == 2
     assert out["losses_kw_after"] <= out["losses_kw_before"] + 1e-9
+    # what the search did: MILP rounds, the gap HiGHS proved in the last one, exchange moves
+    assert out["milp_rounds"] >= 1
+    assert out["milp_status"] == "optimal"
+    assert 0.0 <= out["milp_gap"] <= 1e-4  # MilpOptions.mip_rel_gap
+    assert 0.0 <= out["milp_loss_model_gap"] <= 5e-3  # MilpOptions.objective_tolerance
+    assert out["local_search_exchanges"] >= 0
 
 
 def test_cli_bad_input_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

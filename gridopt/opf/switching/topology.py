@@ -48,6 +48,7 @@ from gridopt.errors import InputError
 from gridopt.network.case import BoolArray, FloatArray, IntArray
 from gridopt.network.model import BranchKind, ElementRef, NetworkModel, SwitchKind
 from gridopt.network.topology import resolve
+from gridopt.opf.switching.reduction import bridge_edges
 
 logger = logging.getLogger(__name__)
 
@@ -417,32 +418,13 @@ def build_switching_graph(
         closed0=_ro(np.array(sel(edges.closed), dtype=bool)),
         edge_switches=tuple(sel(edges.switches)),
         unsupplied_buses=tuple(int(model.buses.ref[b][1]) for b in unsupplied),
-        must_close=_ro(_bridges(n_node, e_from, e_to, np.array(roots, dtype=np.int64))),
+        must_close=_ro(bridge_edges(n_node, e_from, e_to, np.array(roots, dtype=np.int64))),
     )
     _check_radialisable(graph)
     if unsupplied:
         logger.info("network %s: buses %s cannot be supplied (no load, no generation); they stay "
                     "de-energised", name, list(graph.unsupplied_buses))
     return graph
-
-
-def _bridges(n_node: int, e_from: IntArray, e_to: IntArray, roots: IntArray) -> BoolArray:
-    """Edges whose removal disconnects a node from the supplies (virtual super-root joined)."""
-    import networkx as nx
-
-    g = nx.MultiGraph()
-    g.add_nodes_from(range(n_node + 1))
-    for r in roots:
-        g.add_edge(n_node, int(r), key=-1)
-    for e, (a, b) in enumerate(zip(e_from.tolist(), e_to.tolist(), strict=True)):
-        g.add_edge(a, b, key=e)
-    simple = nx.Graph(g)
-    bridge_pairs = {frozenset(p) for p in nx.bridges(simple)}
-    out = np.zeros(len(e_from), dtype=bool)
-    for e, (a, b) in enumerate(zip(e_from.tolist(), e_to.tolist(), strict=True)):
-        if a != b and frozenset((a, b)) in bridge_pairs and g.number_of_edges(a, b) == 1:
-            out[e] = True
-    return out
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
