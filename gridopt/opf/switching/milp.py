@@ -498,6 +498,15 @@ def solve_reconfiguration(
         t_round = time.perf_counter()
         outcome = solver.solve(m)
         total_s += time.perf_counter() - t_round
+        if outcome.objective is None and incumbent:
+            # a later round (with more tangents) found nothing in its time: the variables still
+            # hold the previous round's radial configuration (a failed solve loads nothing);
+            # keep it, reported as not proven optimal
+            logger.warning("reconfiguration MILP round %d found no configuration (%s); keeping "
+                           "round %d's", rounds, outcome.report.message, rounds - 1)
+            status, message = SolveStatus.NOT_CONVERGED, outcome.report.message
+            rounds -= 1
+            break
         status, message = outcome.report.status, outcome.report.message
         incumbent = outcome.objective is not None
         mip_gap = outcome.mip_gap
