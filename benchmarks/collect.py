@@ -18,13 +18,13 @@ HEADER = """# Benchmarks
 Every figure below was written by a script in `benchmarks/` (named in each section), which runs
 gridopt and its peers on the same problem and data, with the same timing scope, a warm-up for
 each and the repeats interleaved; cells give the median and the spread (min-max) unless stated,
-and every run (machine, versions, load average, each repeat) is in the JSON beside the
-section's fragment in `docs/benchmarks/` (except the reconfiguration section, whose script has
-no repeats or JSON yet: the reconfiguration issue rewrites it). Where a peer cannot solve the
-same problem the table says so and gives no ratio. Regenerate everything with `make bench-all` (about an hour), one
-area with the script named in its section, then `python benchmarks/collect.py`. Timed
-assertions do not belong in the tests: these figures are measurements, not pass/fail gates.
-The development machines are shared 2-core virtual machines; each section records its load.
+and every run (machine, versions, load average, each repeat) is in the JSON beside the section's
+fragment in `docs/benchmarks/` (except the reconfiguration section, whose script has no repeats
+or JSON yet: the reconfiguration issue rewrites it). Where a peer cannot solve the same problem
+the table says so and gives no ratio. Regenerate everything with `make bench-all` (about an
+hour), one area with the script named in its section, then `python benchmarks/collect.py`. Timed
+assertions do not belong in the tests: these figures are measurements, not pass/fail gates. The
+development machines are shared 2-core virtual machines; each section records its load.
 """
 
 
