@@ -343,30 +343,44 @@ def _warn_unsupplied(work: pandapowerNet, name: str) -> None:
     warning names the buses and the power, so the omission is never silent.
     """
     ppc_bus = np.real(np.asarray(work._ppc["bus"])) if work._ppc is not None else np.zeros((0, 2))
-    lookup = np.asarray(work._pd2ppc_lookups["bus"])
-    unsupplied: dict[int, float] = {}
+    lookup = np.asarray(work._pd2ppc_lookups["bus"], dtype=np.int64)
+    n_pf = len(ppc_bus)
+    # dead[b] for every pandapower bus index b in the lookup
+    pos = np.where((lookup >= 0) & (lookup < n_pf), lookup, -1)
+    dead = pos < 0
+    dead[~dead] = ppc_bus[pos[~dead], ix.BUS_TYPE].astype(np.int64) == ix.PPC_BUS_NONE
+    in_service = np.zeros(len(lookup), dtype=bool)
+    on_bus = work.bus.index.to_numpy(np.int64)
+    keep = on_bus < len(lookup)
+    in_service[on_bus[keep]] = work.bus["in_service"].to_numpy(bool)[keep]
+    buses: list[np.ndarray] = []
+    powers: list[np.ndarray] = []
     for table, sign in (("load", 1.0), ("sgen", -1.0), ("storage", 1.0)):
         t = work[table] if table in work else None
         if t is None or not len(t):
             continue
         on = t[t["in_service"].astype(bool)]
+        bus = on["bus"].to_numpy(np.int64)
         p_mw = on["p_mw"].to_numpy(float) * (on["scaling"].to_numpy(float)
                                              if "scaling" in on else 1.0)
-        for b, p in zip(on["bus"].to_numpy(int), p_mw, strict=True):
-            pos = int(lookup[b]) if 0 <= b < len(lookup) else -1
-            dead = (pos < 0 or pos >= len(ppc_bus)
-                    or int(ppc_bus[pos, ix.BUS_TYPE]) == ix.PPC_BUS_NONE)
-            if dead and p != 0 and bool(work.bus.in_service.at[b]):
-                unsupplied[b] = unsupplied.get(b, 0.0) + sign * float(p)
-    if unsupplied:
-        buses = sorted(unsupplied)
-        shown = ", ".join(str(b) for b in buses[:5]) + (" ..." if len(buses) > 5 else "")
-        demand = sum(v for v in unsupplied.values() if v > 0)
-        warn(logger,
-             f"network {name!r}: {len(buses)} bus(es) with in-service loads or generation "
-             f"({demand:.4g} MW of load) are not connected to any ext_grid or slack generator "
-             f"(buses {shown}); they are left out of the OPF, unserved. Close a switch or add a "
-             "supply to include them, or take the elements out of service", stacklevel=3)
+        inside = (bus >= 0) & (bus < len(lookup))
+        hit = np.zeros(len(bus), dtype=bool)
+        hit[inside] = dead[bus[inside]] & in_service[bus[inside]]
+        hit &= p_mw != 0
+        buses.append(bus[hit])
+        powers.append(sign * p_mw[hit])
+    if not buses or not sum(len(b) for b in buses):
+        return
+    all_bus = np.concatenate(buses)
+    all_p = np.concatenate(powers)
+    unique = np.unique(all_bus)
+    shown = ", ".join(str(int(b)) for b in unique[:5]) + (" ..." if len(unique) > 5 else "")
+    demand = float(all_p[all_p > 0].sum())
+    warn(logger,
+         f"network {name!r}: {len(unique)} bus(es) with in-service loads or generation "
+         f"({demand:.4g} MW of load) are not connected to any ext_grid or slack generator "
+         f"(buses {shown}); they are left out of the OPF, unserved. Close a switch or add a "
+         "supply to include them, or take the elements out of service", stacklevel=3)
 
 
 def case_from_pandapower(net: pandapowerNet, name: str) -> tuple[CaseData, ElementMap]:
