@@ -41,6 +41,9 @@ def register(subparsers: Any) -> None:
                         "no switch table, none otherwise)")
     p.add_argument("--switchable-switches", type=_int_list, metavar="I,J,...",
                    help="switch indices that may be switched (default: line and bus-bus switches)")
+    p.add_argument("--milp-time-limit", type=float, default=None, metavar="SECONDS",
+                   help="wall-time limit of each MILP round (default 300); at the limit the "
+                        "best configuration found is used and the remaining gap reported")
     p.add_argument("--no-local-search", action="store_true",
                    help="skip the AC branch-exchange search after the MILP")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -70,13 +73,22 @@ def run(args: argparse.Namespace) -> int:
     context = {"network": args.network}
 
     def body() -> int:
+        from gridopt.errors import InputError
         from gridopt.workflows.reconfigure import (
+            MilpOptions,
             ReconfigureOptions,
             SwitchableSpec,
             run_reconfigure,
         )
 
+        milp = MilpOptions()
+        if args.milp_time_limit is not None:
+            if not args.milp_time_limit > 0:
+                raise InputError(f"--milp-time-limit {args.milp_time_limit:g}: give a positive "
+                                 "number of seconds")
+            milp = MilpOptions(time_limit_s=args.milp_time_limit)
         options = ReconfigureOptions(
+            milp=milp,
             switchable=SwitchableSpec(lines=args.switchable_lines,
                                       switches=args.switchable_switches),
             max_switching=args.max_switching,

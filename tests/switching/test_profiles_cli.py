@@ -108,3 +108,16 @@ def test_cli_missing_profiles_exit_2(tmp_path: Path) -> None:
     args = _parser().parse_args(["reconfigure", str(net_path), "--profiles",
                                  str(tmp_path / "nope.nc")])
     assert args.func(args) == 2
+
+
+def test_cli_milp_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = random_meshed_net(2)
+    net_path = tmp_path / "net.json"
+    pp.to_json(net, str(net_path))
+    bad = _parser().parse_args(["reconfigure", str(net_path), "--milp-time-limit", "0", "--json"])
+    assert bad.func(bad) == 2
+    assert "--milp-time-limit" in json.loads(capsys.readouterr().out)["message"]
+    ok = _parser().parse_args(["reconfigure", str(net_path), "--milp-time-limit", "30",
+                               "--json"])
+    assert ok.func(ok) == 0
+    assert json.loads(capsys.readouterr().out)["radial"] is True
