@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from gridopt.ingest import formats
 from gridopt.ingest.buses import (
     DEFAULT_POWER_FACTOR,
     MappingReport,
@@ -59,6 +60,8 @@ def read_readings(
     Parameters
     ----------
     path
+        A meter export recognised from its content (Green Button XML, AEMO NEM12/NEM13,
+        EDIFACT MSCONS; see ``docs/formats.md``), or a
         CSV (``.csv``, ``.csv.gz``) or Parquet file. Long layout columns: ``meter_id``,
         ``timestamp`` (interval start, ISO 8601 with UTC offset), ``consumption_kwh`` and
         optionally ``production_kwh``. Wide layout: ``timestamp`` and one consumption column
@@ -105,8 +108,10 @@ def read_readings(
         carries the ``report`` and the ``quarantine``.
     """
     layout = Layout(layout)
-    table = read_raw(path, layout)
-    return ingest_table(
+    fmt = formats.detect_format(path)
+    formatted = None if fmt is None else formats.read_format(path, fmt)
+    table = read_raw(path, layout) if formatted is None else formatted.table
+    result = ingest_table(
         table,
         source=str(path),
         tz=tz,
@@ -118,6 +123,7 @@ def read_readings(
         validation=validation,
         budget=budget,
     )
+    return result if formatted is None else formats.mark_estimated(result, formatted)
 
 
 __all__ = [

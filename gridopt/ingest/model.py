@@ -22,7 +22,9 @@ class Quality(enum.IntEnum):
     of a finer meter's complete readings in the interval (exact energy; only with ``freq``
     coarser than the meter's own interval). ``SPLIT`` (5): an even share of a coarser meter's
     reading (its energy is exact over the coarse interval, the profile inside it is not; only
-    with ``freq`` finer than the meter's own interval).
+    with ``freq`` finer than the meter's own interval). ``ESTIMATED`` (6): the meter export
+    itself marked the reading estimated or substituted (NEM12 quality E/F/S, MSCONS ``QTY+67``,
+    a Green Button ``ReadingQuality`` that is not a measured one; see ``docs/formats.md``).
     """
 
     MEASURED = 0
@@ -31,6 +33,7 @@ class Quality(enum.IntEnum):
     RESET = 3
     AGGREGATED = 4
     SPLIT = 5
+    ESTIMATED = 6
 
 
 class Reason(enum.StrEnum):

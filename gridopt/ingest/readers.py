@@ -176,7 +176,9 @@ def read_raw(path: str | Path, layout: Layout = Layout.LONG) -> pa.Table:
     Parameters
     ----------
     path
-        ``.csv`` (optionally ``.csv.gz``) or ``.parquet``/``.pq`` file.
+        ``.csv`` (optionally ``.csv.gz``) or ``.parquet``/``.pq`` file, or a meter export
+        recognised from its content (:mod:`gridopt.ingest.formats`: Green Button, NEM12/NEM13,
+        MSCONS; ``layout`` does not apply to those).
     layout
         :class:`Layout` of the file.
 
@@ -191,6 +193,11 @@ def read_raw(path: str | Path, layout: Layout = Layout.LONG) -> pa.Table:
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a CSV or Parquet file of readings")
+    from gridopt.ingest import formats  # the format readers build on this module
+
+    fmt = formats.detect_format(path)
+    if fmt is not None:
+        return formats.read_format(path, fmt).table
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
         table = _read_parquet(path)
