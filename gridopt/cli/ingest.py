@@ -28,7 +28,9 @@ def register(subparsers: Any) -> None:
         "ingest",
         help="validate and regularise smart-meter readings",
         description=(
-            "Read meter readings (CSV or Parquet), quarantine bad rows with a reason, collapse "
+            "Read meter readings (CSV or Parquet, or a meter export recognised from its content: "
+            "Green Button XML, AEMO NEM12, EDIFACT MSCONS; see docs/formats.md), quarantine "
+            "bad rows with a reason, collapse "
             "exact duplicates, put the readings on a regular UTC grid and write NetCDF. The "
             "quarantine CSV and a JSON report are written beside the output as "
             "<out stem>.quarantine.csv and <out stem>.report.json."
@@ -40,7 +42,8 @@ def register(subparsers: Any) -> None:
             "no dataset)."
         ),
     )
-    p.add_argument("readings", type=Path, help="readings file (.csv, .csv.gz, .parquet)")
+    p.add_argument("readings", type=Path,
+                   help="readings file (.csv, .csv.gz, .parquet; Green Button .xml, NEM12, MSCONS)")
     p.add_argument("--out", type=Path, required=True, help="output NetCDF file (FILE.nc)")
     p.add_argument("--tz", default=None,
                    help="IANA zone of naive timestamps, e.g. Australia/Sydney")

@@ -64,7 +64,9 @@ class Channel:
     estimated
         The source marked the reading estimated or substituted.
     line
-        File line (or segment) of each reading, for messages.
+        File line of each reading (or number in ``line_unit``), for messages.
+    line_unit
+        What ``line`` counts: ``"line"``, or e.g. ``"IntervalReading"`` (the n-th in the file).
     """
 
     meter: str
@@ -74,6 +76,7 @@ class Channel:
     kwh: NDArray[np.float64]
     estimated: NDArray[np.bool_]
     line: NDArray[np.int64]
+    line_unit: str = "line"
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,9 @@ def _merge_direction(channels: list[Channel], path: str | Path) -> pd.DataFrame:
             rows = frame[dup].head(2)
             when = pd.Timestamp(int(rows["t"].iloc[0]), tz="UTC").isoformat()
             raise format_error(
-                path, f"line {int(rows['line'].iloc[1])}",
+                path, f"{ch.line_unit} {int(rows['line'].iloc[1])}",
                 f"channel {ch.name} of meter {ch.meter} has two readings for the interval "
-                f"starting {when} (also line {int(rows['line'].iloc[0])}), and the meter has "
+                f"starting {when} (also {ch.line_unit} {int(rows['line'].iloc[0])}), and the meter has "
                 f"several channels that gridopt adds up per interval",
                 "keep one reading per channel and interval (drop the superseded record)")
         frames.append(frame)
