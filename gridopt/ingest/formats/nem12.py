@@ -14,7 +14,9 @@ not readings (they stay missing); ``V`` (variable) takes the quality of each int
 
 NEM13 250 records are accumulation (register) reads weeks or months apart; each becomes one
 reading of its ``Quantity`` over [previous read, current read), flagged estimated unless both
-reads are actual.
+reads are actual; its DirectionIndicator is seen from the network (``E`` export from grid ->
+consumption, ``I`` import to grid -> production). They are read (``read_format(...,
+for_dataset=False)``) but refused for the regular dataset.
 """
 
 from __future__ import annotations
@@ -163,10 +165,12 @@ def _nem13_250(row: list[str], path: Path, line: int) -> Channel | None:
     if uom not in _KWH_PER:
         raise format_error(path, f"line {line}", f"UOM {row[19].strip()!r} is not Wh, kWh "
                            "or MWh", "write the unit of the Quantity, e.g. kWh")
+    # DirectionIndicator is seen from the network: I = import to grid (the customer's export,
+    # production), E = export from grid (delivered to the customer, consumption).
     indicator = row[7].strip().upper()
     if indicator not in ("I", "E"):
         raise format_error(path, f"line {line}", f"DirectionIndicator {row[7]!r} is not I "
-                           "(import) or E (export)", "write I or E")
+                           "(import to grid) or E (export from grid)", "write I or E")
     try:
         start = datetime.strptime(row[9].strip(), "%Y%m%d%H%M%S").replace(tzinfo=_NEM)
     except ValueError as exc:
@@ -174,7 +178,7 @@ def _nem13_250(row: list[str], path: Path, line: int) -> Channel | None:
                            "is not YYYYMMDDhhmmss", "write the read time in NEM time") from exc
     actual = row[10].strip()[:1] == "A" and row[15].strip()[:1] == "A"
     return Channel(
-        meter=nmi, direction=Direction.CONSUMPTION if indicator == "I" else Direction.PRODUCTION,
+        meter=nmi, direction=Direction.CONSUMPTION if indicator == "E" else Direction.PRODUCTION,
         name=suffix, start_ns=np.array([int(start.timestamp()) * 1_000_000_000], np.int64),
         kwh=np.array([_number(row[18]) * _KWH_PER[uom]]), estimated=np.array([not actual]),
         line=np.array([line], np.int64))
