@@ -53,7 +53,7 @@ def detect_format(path: str | Path) -> Format | None:
         raise InputError(f"{path}: an EDIFACT interchange but not an MSCONS message (no "
                          "MSCONS in its UNH segment); gridopt reads MSCONS meter data only")
     if text.startswith("<"):
-        if "naesb.org/espi" in text or "<feed" in text and "espi" in text.lower():
+        if "naesb.org/espi" in text or ("<feed" in text and "espi" in text.lower()):
             return Format.GREEN_BUTTON
         raise InputError(f"{path}: XML but not a Green Button (NAESB ESPI) feed: no "
                          "http://naesb.org/espi namespace in its first 4 KB; gridopt reads "

@@ -110,13 +110,14 @@ def _merge_direction(channels: list[Channel], path: str | Path) -> pd.DataFrame:
                               "line": ch.line})
         dup = frame["t"].duplicated(keep=False).to_numpy()
         if dup.any():
-            rows = frame[dup].head(2)
+            first = frame["t"][dup].iloc[0]
+            rows = frame[frame["t"] == first].head(2)
             when = pd.Timestamp(int(rows["t"].iloc[0]), tz="UTC").isoformat()
             raise format_error(
                 path, f"{ch.line_unit} {int(rows['line'].iloc[1])}",
                 f"channel {ch.name} of meter {ch.meter} has two readings for the interval "
-                f"starting {when} (also {ch.line_unit} {int(rows['line'].iloc[0])}), and the meter has "
-                f"several channels that gridopt adds up per interval",
+                f"starting {when} (also {ch.line_unit} {int(rows['line'].iloc[0])}), and the "
+                f"meter has several channels that gridopt adds up per interval",
                 "keep one reading per channel and interval (drop the superseded record)")
         frames.append(frame)
     both = pd.concat(frames, ignore_index=True)
@@ -180,8 +181,10 @@ def build_table(channels: list[Channel], path: str | Path) -> tuple[pa.Table, ND
         else:
             frame_c = _merge_direction(c_ch, path) if c_ch else None
             frame_p = _merge_direction(p_ch, path) if p_ch else None
-            index = (frame_c.index if frame_p is None else frame_p.index if frame_c is None
-                     else frame_c.index.union(frame_p.index))
+            if frame_c is not None and frame_p is not None:
+                index = frame_c.index.union(frame_p.index)
+            else:
+                index = (frame_c if frame_c is not None else frame_p).index  # type: ignore[union-attr]
             t = np.asarray(index, dtype=np.int64)
             c, e_c, c_null = _side(frame_c, index, absent_value=0.0)
             p, e_p, p_null = _side(frame_p, index, absent_value=np.nan)

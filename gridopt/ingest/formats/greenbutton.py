@@ -2,8 +2,9 @@
 
 The file is streamed with :func:`xml.etree.ElementTree.iterparse`: each ``IntervalReading`` is
 reduced to three numbers and cleared, so a large export never has its whole tree in memory.
-Messages name the line; it is looked up only when there is something to report. Elements are matched by
-local name, so files with a default namespace and files with ``espi:`` prefixes read the same.
+Messages name the line; it is looked up only when there is something to report. Elements are
+matched by local name, so files with a default namespace and with ``espi:`` prefixes read the
+same.
 
 Mapping (see ``docs/formats.md``): UsagePoint id (the ``UsagePoint/<id>`` part of the hrefs) ->
 meter; ReadingType ``flowDirection`` 1 (forward, delivered) -> consumption, 19 (reverse,

@@ -67,8 +67,12 @@ def _split(text: str, sep: str, release: str) -> list[str]:
     return parts
 
 
-def segments(text: str) -> tuple[Service, list[tuple[int, int, list[list[str]]]]]:
-    """Service characters and the segments as (number, line, elements of components)."""
+def segments(text: str) -> tuple[Service, list[tuple[int, str, list[list[str]]]]]:
+    """Service characters and the segments as (number, place, elements of components).
+
+    Segments are numbered from 1 at UNB (the UNA service string advice is not a segment);
+    the place is ``line L, character C`` (most interchanges are one line).
+    """
     service = Service()
     body = text
     if text.startswith("UNA"):
@@ -80,20 +84,28 @@ def segments(text: str) -> tuple[Service, list[tuple[int, int, list[list[str]]]]
         body = text[9:]
     rel, term = re.escape(service.release), re.escape(service.terminator)
     pattern = re.compile(rf"(?:[^{rel}{term}]|{rel}.)*{term}", re.DOTALL)
-    out: list[tuple[int, int, list[list[str]]]] = []
-    line = 1 + text[: len(text) - len(body)].count("\n")
+    out: list[tuple[int, str, list[list[str]]]] = []
+    skip = len(text) - len(body)
+    line = 1
+    line_start = 0
     pos = 0
-    number = 1 if text.startswith("UNA") else 0
+    number = 0
     for match in pattern.finditer(body):
         raw = match.group(0)[:-1]
-        line += body.count("\n", pos, match.start())
-        pos = match.start()
+        lead = len(raw) - len(raw.lstrip("\r\n"))
+        start = match.start() + lead
+        newlines = body.count("\n", pos, start)
+        if newlines:
+            line += newlines
+            line_start = body.rfind("\n", pos, start) + 1
+        pos = start
         raw = raw.strip("\r\n")
         if not raw:
             continue
         number += 1
+        place = f"line {line}, character {start - line_start + 1 + (skip if line == 1 else 0)}"
         elements = _split_keep(raw, service.element, service.release)
-        out.append((number, line, [_split(e, service.component, service.release)
+        out.append((number, place, [_split(e, service.component, service.release)
                                    for e in elements]))
     rest = body[pos:].strip() if not out else body[body.rfind(service.terminator) + 1:].strip()
     if rest:
@@ -180,9 +192,9 @@ def read_mscons(path: Path) -> tuple[list[Channel], dict[str, Any]]:
     message_start = 0
     n_messages = 0
     skipped: set[str] = set()
-    for number, line, el in segs:
+    for number, place, el in segs:
         tag = el[0][0]
-        where = f"segment {number} ({tag}, line {line})"
+        where = f"segment {number} ({tag}, {place})"
 
         def bad(rule: str, fix: str = _FIX_ORDER, where: str = where) -> Exception:
             return format_error(path, where, rule, fix)
@@ -254,7 +266,7 @@ def read_mscons(path: Path) -> tuple[list[Channel], dict[str, Any]]:
                 number_value = float(value.replace(service.decimal, "."))
             except ValueError:
                 number_value = float("nan")
-            pending = (number_value * _KWH_PER[unit], qualifier in ESTIMATED, line)
+            pending = (number_value * _KWH_PER[unit], qualifier in ESTIMATED, number)
             state = "value"
         elif tag == "DTM" and state in ("value", "product") and el[1][0] in ("163", "164"):
             if el[1][0] == "164":
@@ -284,7 +296,7 @@ def read_mscons(path: Path) -> tuple[list[Channel], dict[str, Any]]:
                         start_ns=np.asarray(s.start_ns, np.int64),
                         kwh=np.asarray(s.kwh, np.float64),
                         estimated=np.asarray(s.estimated, bool),
-                        line=np.asarray(s.lines, np.int64))
+                        line=np.asarray(s.lines, np.int64), line_unit="segment")
                 for s in series if s.direction is not None and s.start_ns]
     described = [{"meter": c.meter, "obis": c.name, "direction": c.direction.value,
                   "readings": int(c.start_ns.size)} for c in channels]

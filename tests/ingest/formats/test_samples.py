@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from gridopt.ingest import Quality, read_readings
 from gridopt.ingest.formats import Format, detect_format, read_format
@@ -19,12 +20,12 @@ from gridopt.ingest.formats import Format, detect_format, read_format
 DATA = Path(__file__).resolve().parents[2] / "data" / "formats"
 
 
-def _cell(ds, meter: str, when: str, var: str = "consumption_kwh") -> float:  # type: ignore[no-untyped-def]
+def _cell(ds: xr.Dataset, meter: str, when: str, var: str = "consumption_kwh") -> float:
     t = pd.Timestamp(when).tz_convert("UTC").tz_localize(None)
     return float(ds[var].sel(meter=meter, time=t))
 
 
-def _quality(ds, meter: str, when: str) -> int:  # type: ignore[no-untyped-def]
+def _quality(ds: xr.Dataset, meter: str, when: str) -> int:
     t = pd.Timestamp(when).tz_convert("UTC").tz_localize(None)
     return int(ds["quality"].sel(meter=meter, time=t))
 
@@ -37,8 +38,7 @@ def _gb_text_sum_kwh(path: Path) -> tuple[float, int, int]:
     readings, and readings with a ReadingQuality other than 0/14/17/18/19."""
     text = path.read_text(encoding="utf-8")
     readings = re.findall(r"<IntervalReading>(.*?)</IntervalReading>", text, flags=re.DOTALL)
-    values = [int(re.search(r"<value>(-?\d+)</value>", r).group(1))  # type: ignore[union-attr]
-              for r in readings]
+    values = [int(re.findall(r"<value>(-?\d+)</value>", r)[0]) for r in readings]
     qualities = [re.search(r"<quality>(\d+)</quality>", r) for r in readings]
     flagged = sum(1 for q in qualities if q and int(q.group(1)) not in (0, 14, 17, 18, 19))
     assert re.search(r"<powerOfTenMultiplier>0<", text) and re.search(r"<uom>72<", text)
