@@ -79,7 +79,12 @@ def resample(data: xr.Dataset, freq: str) -> xr.Dataset:
             padded = np.concatenate([
                 np.full((pad_before, *rest), Quality.MISSING, dtype=np.int8), arr,
                 np.full((pad_after, *rest), Quality.MISSING, dtype=np.int8)])
-            agg = padded.reshape(n_bins, k, *rest).max(axis=1).astype(np.int8)
+            blocks = padded.reshape(n_bins, k, *rest)
+            agg = blocks.max(axis=1).astype(np.int8)
+            # ESTIMATED (6) is "worse" than MISSING (2) / RESET (3) only while there is a value.
+            gone = np.isin(blocks, (Quality.MISSING, Quality.RESET))
+            agg = np.where(gone.any(axis=1), blocks.max(axis=1, initial=-1, where=gone),
+                           agg).astype(np.int8)
         else:
             padded = np.concatenate([np.full((pad_before, *rest), np.nan), arr,
                                      np.full((pad_after, *rest), np.nan)])
