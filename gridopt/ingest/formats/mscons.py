@@ -14,9 +14,11 @@ CCYYMMDDHHMM with a UTC offset such as ``+01``) -> interval start in UTC.
 
 from __future__ import annotations
 
+import calendar
+import functools
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,81 +46,23 @@ class Service:
     terminator: str = "'"
 
 
-def _split(text: str, sep: str, release: str) -> list[str]:
-    """Split on ``sep`` not preceded by the release character, and unescape."""
+@functools.lru_cache(maxsize=16)
+def _splitter(sep: str, release: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!{re.escape(release)}){re.escape(sep)}")
+
+
+@functools.lru_cache(maxsize=16)
+def _unescaper(release: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(release)}(.)", re.DOTALL)
+
+
+def _split_raw(text: str, sep: str, release: str) -> list[str]:
+    """Split on ``sep`` not preceded by the release character (escapes kept)."""
     if release not in text:
         return text.split(sep)
-    parts: list[str] = []
-    current: list[str] = []
-    k = 0
-    while k < len(text):
-        ch = text[k]
-        if ch == release and k + 1 < len(text):
-            current.append(text[k + 1])
-            k += 2
-            continue
-        if ch == sep:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        k += 1
-    parts.append("".join(current))
-    return parts
-
-
-def segments(text: str) -> tuple[Service, list[tuple[int, str, list[list[str]]]]]:
-    """Service characters and the segments as (number, place, elements of components).
-
-    Segments are numbered from 1 at UNB (the UNA service string advice is not a segment);
-    the place is ``line L, character C`` (most interchanges are one line).
-    """
-    service = Service()
-    body = text
-    if text.startswith("UNA"):
-        if len(text) < 9:
-            raise ValueError("UNA segment shorter than 9 characters")
-        c = text[3:9]
-        service = Service(component=c[0], element=c[1], decimal=c[2], release=c[3],
-                          terminator=c[5])
-        body = text[9:]
-    rel, term = re.escape(service.release), re.escape(service.terminator)
-    pattern = re.compile(rf"(?:[^{rel}{term}]|{rel}.)*{term}", re.DOTALL)
-    out: list[tuple[int, str, list[list[str]]]] = []
-    skip = len(text) - len(body)
-    line = 1
-    line_start = 0
-    pos = 0
-    number = 0
-    for match in pattern.finditer(body):
-        raw = match.group(0)[:-1]
-        lead = len(raw) - len(raw.lstrip("\r\n"))
-        start = match.start() + lead
-        newlines = body.count("\n", pos, start)
-        if newlines:
-            line += newlines
-            line_start = body.rfind("\n", pos, start) + 1
-        pos = start
-        raw = raw.strip("\r\n")
-        if not raw:
-            continue
-        number += 1
-        place = f"line {line}, character {start - line_start + 1 + (skip if line == 1 else 0)}"
-        elements = _split_keep(raw, service.element, service.release)
-        out.append((number, place, [_split(e, service.component, service.release)
-                                   for e in elements]))
-    rest = body[pos:].strip() if not out else body[body.rfind(service.terminator) + 1:].strip()
-    if rest:
-        raise ValueError(f"text after the last segment terminator {service.terminator!r}: "
-                         f"{rest[:30]!r}")
-    return service, out
-
-
-def _split_keep(text: str, sep: str, release: str) -> list[str]:
-    """Split elements but keep release characters (components are split and unescaped next)."""
-    if release not in text:
-        return text.split(sep)
-    parts: list[str] = []
+    if release + release not in text:
+        return _splitter(sep, release).split(text)
+    parts: list[str] = []  # an escaped release character before a separator: scan
     start = k = 0
     while k < len(text):
         if text[k] == release:
@@ -132,23 +76,90 @@ def _split_keep(text: str, sep: str, release: str) -> list[str]:
     return parts
 
 
-def _dtm(comp: list[str], path: Path, where: str) -> int:
+def _split(text: str, sep: str, release: str) -> list[str]:
+    """Split on ``sep`` not preceded by the release character, and unescape."""
+    parts = _split_raw(text, sep, release)
+    if release not in text:
+        return parts
+    if release + release not in text:
+        return [part.replace(release, "") for part in parts]
+    unescape = _unescaper(release)
+    return [unescape.sub(r"\1", part) for part in parts]
+
+
+def segments(text: str) -> tuple[Service, list[tuple[int, int, list[list[str]]]]]:
+    """Service characters and the segments as (number, offset in ``text``, elements of
+    components).
+
+    Segments are numbered from 1 at UNB (the UNA service string advice is not a segment);
+    :func:`place` turns an offset into ``line L, character C`` for messages.
+    """
+    service = Service()
+    skip = 0
+    if text.startswith("UNA"):
+        if len(text) < 9:
+            raise ValueError("UNA segment shorter than 9 characters")
+        c = text[3:9]
+        service = Service(component=c[0], element=c[1], decimal=c[2], release=c[3],
+                          terminator=c[5])
+        skip = 9
+    rel, term = service.release, service.terminator
+    body = text[skip:]
+    raws = _split_raw(body, term, rel)
+    if raws and raws[-1].strip():
+        raise ValueError(f"text after the last segment terminator {term!r}: "
+                         f"{raws[-1].strip()[:30]!r}")
+    out: list[tuple[int, int, list[list[str]]]] = []
+    offset = skip
+    number = 0
+    elem, comp = service.element, service.component
+    for raw in raws[:-1]:
+        start = offset
+        offset += len(raw) + 1
+        stripped = raw.strip("\r\n")
+        if not stripped:
+            continue
+        number += 1
+        start += raw.index(stripped[0])
+        out.append((number, start, [_split(e, comp, rel) for e in _split_raw(stripped, elem,
+                                                                             rel)]))
+    return service, out
+
+
+def place(text: str, offset: int) -> str:
+    """``line L, character C`` (1-based) of an offset in the text."""
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line}, character {offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
+class _DtmError(ValueError):
+    def __init__(self, rule: str, fix: str) -> None:
+        super().__init__(rule)
+        self.rule, self.fix = rule, fix
+
+
+def _dtm(comp: list[str]) -> int:
     """UTC nanoseconds of a DTM C507 composite (format 303 with offset, or 203 as UTC)."""
     value = comp[1] if len(comp) > 1 else ""
     fmt = comp[2] if len(comp) > 2 else ""
     match = _DTM_RE.match(value.strip())
     if match is None or fmt not in ("303", "203"):
-        raise format_error(path, where, f"DTM {':'.join(comp)!r} is not CCYYMMDDHHMM with a "
-                           "UTC offset (format 303)", "write e.g. DTM+163:201512010000?+01:303")
+        raise _DtmError(f"DTM {':'.join(comp)!r} is not CCYYMMDDHHMM with a UTC offset "
+                        "(format 303)", "write e.g. DTM+163:201512010000?+01:303")
     sign, hh, mm = match.group(2), match.group(3), match.group(4)
     if fmt == "303" and sign is None:
-        raise format_error(path, where, f"DTM {':'.join(comp)!r} has format 303 but no UTC "
-                           "offset", "append the offset, e.g. ?+01")
-    offset = timedelta(0)
+        raise _DtmError(f"DTM {':'.join(comp)!r} has format 303 but no UTC offset",
+                        "append the offset, e.g. ?+01")
+    offset_s = 0
     if sign is not None:
-        offset = timedelta(hours=int(hh), minutes=int(mm or 0)) * (1 if sign == "+" else -1)
-    local = datetime.strptime(match.group(1), "%Y%m%d%H%M").replace(tzinfo=timezone(offset))
-    return int(local.timestamp()) * 1_000_000_000
+        offset_s = (int(hh) * 3600 + int(mm or 0) * 60) * (1 if sign == "+" else -1)
+    v = match.group(1)
+    try:
+        local = datetime(int(v[:4]), int(v[4:6]), int(v[6:8]), int(v[8:10]), int(v[10:12]))
+    except ValueError as exc:
+        raise _DtmError(f"DTM {':'.join(comp)!r} is not a valid date and time",
+                        "write CCYYMMDDHHMM") from exc
+    return (calendar.timegm(local.timetuple()) - offset_s) * 1_000_000_000
 
 
 @dataclass
@@ -192,12 +203,13 @@ def read_mscons(path: Path) -> tuple[list[Channel], dict[str, Any]]:
     message_start = 0
     n_messages = 0
     skipped: set[str] = set()
-    for number, place, el in segs:
+    for number, offset, el in segs:
         tag = el[0][0]
-        where = f"segment {number} ({tag}, {place})"
 
-        def bad(rule: str, fix: str = _FIX_ORDER, where: str = where) -> Exception:
-            return format_error(path, where, rule, fix)
+        def bad(rule: str, fix: str = _FIX_ORDER, number: int = number, offset: int = offset,
+                tag: str = tag) -> Exception:
+            return format_error(path, f"segment {number} ({tag}, {place(text, offset)})", rule,
+                                fix)
 
         if state == "start" and tag != "UNB":
             raise bad(f"the interchange starts with {tag}, not UNB")
@@ -276,14 +288,20 @@ def read_mscons(path: Path) -> tuple[list[Channel], dict[str, Any]]:
             if pending is None:
                 raise bad("DTM+163 without a QTY before it")
             assert current is not None
-            current.start_ns.append(_dtm(el[1], path, where))
+            try:
+                current.start_ns.append(_dtm(el[1]))
+            except _DtmError as exc:
+                raise bad(exc.rule, exc.fix) from exc
             current.kwh.append(pending[0])
             current.estimated.append(pending[1])
             current.lines.append(pending[2])
             pending = None
         elif tag == "DTM":
             if state in ("header", "location"):
-                _dtm(el[1], path, where) if el[1][0] in ("163", "164") else None
+                try:
+                    _dtm(el[1]) if el[1][0] in ("163", "164") else None
+                except _DtmError as exc:
+                    raise bad(exc.rule, exc.fix) from exc
         elif tag in ("BGM", "RFF", "NAD", "UNS", "CTA", "COM", "CCI", "MEA", "STS", "CUX"):
             if state == "value":
                 raise bad(f"{tag} between the values of a PIA (after QTY)")
