@@ -201,6 +201,7 @@ class IngestReport:
     cells_aggregated: int = 0
     cells_split: int = 0
     cells_partial: int = 0
+    cells_estimated: int = 0
 
     @property
     def over_budget(self) -> bool:
@@ -242,6 +243,7 @@ class IngestReport:
             "cells_aggregated": self.cells_aggregated,
             "cells_split": self.cells_split,
             "cells_partial": self.cells_partial,
+            "cells_estimated": self.cells_estimated,
         }
 
 

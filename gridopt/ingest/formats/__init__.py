@@ -13,6 +13,7 @@ build whole-file object trees and neither names the line and rule of a broken re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -107,11 +108,13 @@ def read_format(path: str | Path, fmt: Format, *, for_dataset: bool = True) -> F
 
 
 def mark_estimated(result: IngestResult, formatted: FormatTable) -> IngestResult:
-    """Flag the cells that hold a reading the export marked estimated (in place; returned).
+    """Flag the cells that hold a reading the export marked estimated.
 
     A cell is flagged when any estimated reading of its meter starts inside it and the cell
-    holds data (measured, aggregated or split); the dataset's attributes record the format and
-    the mapping summary.
+    holds data (measured, aggregated or split). The dataset is changed in place; the returned
+    result carries a report whose ``cells_estimated`` counts them (and the measured, aggregated
+    and split counts no longer do). The dataset's attributes record the format and the mapping
+    summary.
     """
     ds = result.data
     ds.attrs["source_format"] = formatted.format.value
@@ -132,11 +135,19 @@ def mark_estimated(result: IngestResult, formatted: FormatTable) -> IngestResult
         step = int(times[1] - times[0])
         ok &= t_ns < times[np.clip(t_idx, 0, None)] + step
     quality = ds["quality"].values
-    cell = quality[t_idx[ok], m_idx[ok]]
-    markable = np.isin(cell, [int(q) for q in _MARKABLE])
-    quality[t_idx[ok][markable], m_idx[ok][markable]] = int(Quality.ESTIMATED)
+    cells = np.unique(np.stack([t_idx[ok], m_idx[ok]]), axis=1)
+    before = quality[cells[0], cells[1]]
+    markable = np.isin(before, [int(q) for q in _MARKABLE])
+    quality[cells[0][markable], cells[1][markable]] = int(Quality.ESTIMATED)
     ds["quality"].values = quality
-    return result
+    lost = {q: int((before[markable] == q).sum()) for q in _MARKABLE}
+    report = dataclasses.replace(
+        result.report,
+        cells_measured=result.report.cells_measured - lost[Quality.MEASURED],
+        cells_aggregated=result.report.cells_aggregated - lost[Quality.AGGREGATED],
+        cells_split=result.report.cells_split - lost[Quality.SPLIT],
+        cells_estimated=int(markable.sum()))
+    return dataclasses.replace(result, report=report)
 
 
 __all__ = ["Channel", "Direction", "Format", "FormatTable", "detect_format", "mark_estimated",
