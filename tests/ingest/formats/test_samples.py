@@ -203,3 +203,15 @@ def test_mscons_energy_quarantine_and_times() -> None:
     # QTY+220:1,023 with DTM+163:201512011315?+01:303 -> 12:15 UTC, 1.023 kWh
     assert _cell(ds, meter, "2015-12-01T12:15:00Z") == pytest.approx(1.023)
     assert ds.attrs["source_format"] == "mscons"
+
+
+def test_green_button_coastal_january_abridged() -> None:
+    path = DATA / "Coastal_Multi_Family_January_2011_abridged.xml"
+    expected_kwh, n_readings, n_flagged = _gb_text_sum_kwh(path)
+    assert n_readings == 744 and n_flagged == 0
+    ds = read_readings(path).data
+    assert float(ds["consumption_kwh"].sum()) == pytest.approx(expected_kwh, abs=1e-9)
+    assert ds.attrs["freq"] == "h" and ds.sizes["time"] == 744
+    # 2011-01-01 00:00 PST is the first reading: 08:00 UTC
+    assert str(ds["time"].values[0])[:16] == "2011-01-01T08:00"
+    assert int((ds["quality"] == Quality.MEASURED).sum()) == 744
