@@ -15,10 +15,13 @@ with the repeats interleaved (order rotated every round):
   ``Interchange.from_str(text)`` with its segments listed (tokenising only: less work than
   gridopt's reader, a floor rather than the same problem).
 
-Each implementation's energy total is checked against the generator's; the script fails if one
-differs. Writes docs/benchmarks/formats.md and docs/benchmarks/formats.json, then runs
-collect.py. Target (issue 12): a year of 15-minute Green Button data (35k readings) parsed in
-under 1 s.
+The peers are not gridopt dependencies; install them beside it, e.g.
+``pip install --target /tmp/formats-peers greenbutton-objects==2024.7.11 nemreader==0.9.2
+pydifact==0.2.3`` and run with ``PYTHONPATH=/tmp/formats-peers`` (a peer that is not installed
+is reported as such). Each implementation's energy total is checked against the generator's;
+the script fails if one differs. Writes docs/benchmarks/formats.md and
+docs/benchmarks/formats.json, then runs collect.py. Target (issue 12): a year of 15-minute
+Green Button data (35k readings) parsed in under 1 s.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks._formats_data import write_green_button, write_mscons, write_nem12  # noqa: E402
 
 WORK = Path(os.environ.get("GRIDOPT_BENCH_DIR", "/tmp/gridopt_bench")) / "formats"
+YEAR = 35_040
 
 
 def _gridopt_parse(path: Path) -> float:
@@ -160,11 +164,15 @@ def report(summary: dict[str, Any]) -> str:
             lines.append(f"| {fmt} | {block['file_mb']:.1f} MB | {impl} | {_spread(times)} | "
                          f"{ratio} |")
     gb = statistics.median(summary["formats"]["green_button"]["runs"]["gridopt parse"])
-    met = gb < 1.0
+    if summary["readings"] >= YEAR:
+        verdict = f"{'met' if gb < 1.0 else 'NOT met'}** (median {gb:.3f} s)"
+    else:
+        verdict = (f"not measured: a reduced run of {summary['readings']:,} readings** (median "
+                   f"{gb:.3f} s)")
     lines += [
         "",
-        f"**Target: a year of 15-minute Green Button data ({summary['readings']:,} readings) "
-        f"parsed in under 1 s: {'met' if met else 'NOT met'}** (median {gb:.3f} s).",
+        f"**Target (issue 12): a year of 15-minute Green Button data for one meter ({YEAR:,} "
+        f"readings) parsed in under 1 s: {verdict}.",
         "",
         f"Machine: {mach['platform']}, {mach['cores']} cores, Python {mach['python']}, numpy "
         f"{mach['numpy']}, pyarrow {mach['pyarrow']}; peers "
@@ -178,7 +186,7 @@ def report(summary: dict[str, Any]) -> str:
 def main() -> None:
     """Generate, time, check and write the fragment."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--readings", type=int, default=35_040)
+    ap.add_argument("--readings", type=int, default=YEAR)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks")
     args = ap.parse_args()
