@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from gridopt.errors import InputError
 from gridopt.ingest import formats
 from gridopt.ingest.buses import (
     DEFAULT_POWER_FACTOR,
@@ -109,6 +110,9 @@ def read_readings(
     """
     layout = Layout(layout)
     fmt = formats.detect_format(path)
+    if fmt is not None and cumulative:
+        raise InputError(f"{path}: a {fmt.value} export carries energy per interval, not register "
+                         f"readings; drop --cumulative")
     formatted = None if fmt is None else formats.read_format(path, fmt)
     table = read_raw(path, layout) if formatted is None else formatted.table
     result = ingest_table(

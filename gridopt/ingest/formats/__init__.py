@@ -27,6 +27,8 @@ from gridopt.ingest.formats.nem12 import read_nem
 from gridopt.ingest.model import IngestResult, Quality
 
 _SNIFF_BYTES = 4096
+#: XML exports may open with a long comment (the OpenESPI sample: 2 KB): look further for ESPI.
+_SNIFF_XML_BYTES = 1 << 16
 #: Cells of these qualities become ESTIMATED when a reading in them was estimated at source.
 _MARKABLE = (Quality.MEASURED, Quality.AGGREGATED, Quality.SPLIT)
 
@@ -54,10 +56,12 @@ def detect_format(path: str | Path) -> Format | None:
         raise InputError(f"{path}: an EDIFACT interchange but not an MSCONS message (no "
                          "MSCONS in its UNH segment); gridopt reads MSCONS meter data only")
     if text.startswith("<"):
-        if "naesb.org/espi" in text or ("<feed" in text and "espi" in text.lower()):
+        with path.open("rb") as fh:
+            text = fh.read(_SNIFF_XML_BYTES).decode("latin-1")
+        if "naesb.org/espi" in text:
             return Format.GREEN_BUTTON
         raise InputError(f"{path}: XML but not a Green Button (NAESB ESPI) feed: no "
-                         "http://naesb.org/espi namespace in its first 4 KB; gridopt reads "
+                         "http://naesb.org/espi namespace in its first 64 KB; gridopt reads "
                          "Green Button XML, NEM12/NEM13, MSCONS, or CSV/Parquet readings")
     first = text.split("\n", 1)[0].replace(" ", "").upper()
     if first.startswith("100,NEM12"):

@@ -183,3 +183,16 @@ def test_green_button_reverse_flow_and_multiplier_are_production_in_kwh(tmp_path
     assert float(np.abs(ds["consumption_kwh"]).sum()) == 0.0
     summary = read_format(path, Format.GREEN_BUTTON).summary
     assert summary["channels"][0]["direction"] == "production"
+
+
+def test_cumulative_is_refused_for_an_export(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="drop --cumulative"):
+        read_readings(DATA / "Example_NEM12_actual_interval.csv", cumulative=True)
+
+
+def test_green_button_behind_a_long_comment_is_detected(tmp_path: Path) -> None:
+    text = (DATA / "electric_containerized.xml").read_text(encoding="utf-8")
+    head, rest = text.split("\n", 1)
+    path = tmp_path / "commented.xml"
+    path.write_text(head + "\n<!--" + "x" * 20_000 + "-->\n" + rest, encoding="utf-8")
+    assert detect_format(path) is Format.GREEN_BUTTON
