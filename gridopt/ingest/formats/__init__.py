@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,8 @@ def detect_format(path: str | Path) -> Format | None:
         head = fh.read(_SNIFF_BYTES)
     if head.startswith(b"PAR1"):
         return None
+    if head.startswith(b"PK\x03\x04"):
+        return _detect_zip(path)
     text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
     if text.startswith(("UNA", "UNB")):
         if "MSCONS" in text:
@@ -72,6 +75,25 @@ def detect_format(path: str | Path) -> Format | None:
         raise InputError(f"{path}: line 1: looks like NEM12 (starts with a {first[:3]} "
                          "record) but has no 100 header record; fix: start the file with "
                          "100,NEM12,<DateTime>,<FromParticipant>,<ToParticipant>")
+    return None
+
+
+def _detect_zip(path: Path) -> Format | None:
+    """NEM12/NEM13 inside a zip of one file (how AEMO participants often deliver them)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(members) != 1:
+                return None
+            with archive.open(members[0]) as fh:
+                first = fh.read(64).decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
+    except (zipfile.BadZipFile, OSError):
+        return None
+    first = first.replace(" ", "").upper()
+    if first.startswith("100,NEM12"):
+        return Format.NEM12
+    if first.startswith("100,NEM13"):
+        return Format.NEM13
     return None
 
 

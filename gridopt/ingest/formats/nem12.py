@@ -1,6 +1,7 @@
 """AEMO MDFF NEM12 (interval) and NEM13 (accumulation) files -> channels.
 
-Read line by line with :mod:`csv`; every rule that a record breaks is reported with its line.
+Read line by line with :mod:`csv` (also from inside a zip holding one file, as NEM12 files are
+often delivered); every rule that a record breaks is reported with its line.
 
 Mapping (see ``docs/formats.md``): NMI -> meter; the NMISuffix letter says the direction
 (``E`` import -> consumption, ``B`` export -> production; ``Q``/``K`` reactive energy are
@@ -21,8 +22,12 @@ for_dataset=False)``) but refused for the regular dataset.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import re
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -58,6 +63,22 @@ class _Stream:
     estimated: list[bool] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     null: set[int] = field(default_factory=set)
+
+
+@contextlib.contextmanager
+def open_text(path: Path) -> Iterator[io.TextIOBase]:
+    """The file as text; a zip (as NEM12 files are often delivered) must hold one file."""
+    if not zipfile.is_zipfile(path):
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            yield fh
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(members) != 1:
+            raise format_error(path, "zip", f"the archive holds {len(members)} files",
+                               "a zipped NEM12/NEM13 delivery holds exactly one CSV")
+        with archive.open(members[0]) as raw:
+            yield io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def _number(text: str) -> float:
@@ -227,7 +248,7 @@ def read_nem(path: Path) -> tuple[list[Channel], dict[str, Any]]:
                           "direction": stream.direction.value, "kwh_per_unit": stream.factor,
                           "interval_min": stream.interval_min, "readings": len(stream.kwh)})
 
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with open_text(path) as fh:
         for line, row in enumerate(csv.reader(fh), start=1):
             if not row or not "".join(row).strip():
                 continue

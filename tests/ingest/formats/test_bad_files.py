@@ -196,3 +196,14 @@ def test_green_button_behind_a_long_comment_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "commented.xml"
     path.write_text(head + "\n<!--" + "x" * 20_000 + "-->\n" + rest, encoding="utf-8")
     assert detect_format(path) is Format.GREEN_BUTTON
+
+
+def test_nem12_inside_a_zip(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "delivery.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(DATA / "Example_NEM12_multiple_quality.csv", "NEM12#1#MDA1#RET1.csv")
+    assert detect_format(path) is Format.NEM12
+    ds = read_readings(path).data
+    assert float(ds["consumption_kwh"].sum()) == pytest.approx(896.99)
