@@ -114,6 +114,8 @@ def _print_summary(p: dict[str, Any]) -> None:
               f"summed to {p['freq']} ({p['cells_aggregated']} cells, {p['cells_partial']} "
               f"incomplete left missing), {len(p['split_meters'])} split evenly "
               f"({p['cells_split']} cells)")
+    if p.get("cells_estimated"):
+        print(f"  cells estimated or substituted by the export {p['cells_estimated']}")
     if p.get("rollovers") or p.get("resets"):
         print(f"  register rollovers {p['rollovers']}, resets {p['resets']}")
     print(f"wrote {p['out']}")

@@ -228,6 +228,9 @@ def read_mscons(path: Path) -> tuple[list[Channel], dict[str, Any]]:
         elif tag == "UNT":
             if state == "interchange":
                 raise bad("UNT without an open message (no UNH)")
+            if pending is not None:
+                raise bad("the last QTY has no DTM+163 interval start",
+                          "give each QTY its DTM+163 and DTM+164")
             declared = el[1][0] if len(el) > 1 else ""
             counted = number - message_start + 1
             if declared != str(counted):
@@ -302,7 +305,7 @@ def read_mscons(path: Path) -> tuple[list[Channel], dict[str, Any]]:
                     _dtm(el[1]) if el[1][0] in ("163", "164") else None
                 except _DtmError as exc:
                     raise bad(exc.rule, exc.fix) from exc
-        elif tag in ("BGM", "RFF", "NAD", "UNS", "CTA", "COM", "CCI", "MEA", "STS", "CUX"):
+        elif tag in ("BGM", "NAD", "UNS"):
             if state == "value":
                 raise bad(f"{tag} between the values of a PIA (after QTY)")
     if state != "end":
