@@ -105,12 +105,15 @@ def _stream(path: Path) -> _Feed:
     feed = _Feed()
     entry = _Entry()
     block: _Block = ([], [], [], [])
-    tags = _TAGS
+    tags: dict[str, str] = dict(_TAGS)  # full tag -> local name ("" for tags not acted on)
     ordinal = 0
     try:
         for _event, elem in ET.iterparse(path, events=("end",)):
             name = tags.get(elem.tag)
-            if name is None:
+            if name is None:  # another namespace URI: match by local name, once per tag
+                local = _local(elem.tag)
+                name = tags[elem.tag] = local if local in _KNOWN else ""
+            if not name:
                 continue
             if name == "IntervalReading":
                 _reading(elem, block, ordinal, path)

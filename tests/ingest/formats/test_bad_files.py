@@ -207,3 +207,13 @@ def test_nem12_inside_a_zip(tmp_path: Path) -> None:
     assert detect_format(path) is Format.NEM12
     ds = read_readings(path).data
     assert float(ds["consumption_kwh"].sum()) == pytest.approx(896.99)
+
+
+def test_green_button_in_another_namespace_uri_reads_by_local_name(tmp_path: Path) -> None:
+    text = (DATA / "electric_containerized.xml").read_text(encoding="utf-8")
+    path = tmp_path / "ns.xml"
+    # e.g. a custodian that versions the namespace: still ESPI elements by local name
+    path.write_text(text.replace('xmlns="http://naesb.org/espi"',
+                                 'xmlns="http://naesb.org/espi/1_1"'), encoding="utf-8")
+    ds = read_readings(path).data
+    assert float(ds["consumption_kwh"].sum()) == pytest.approx(4.086)
