@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from gridopt.network.assets import CurtailablePV, FlexibleLoad, Storage
 from gridopt.network.case import FloatArray
 from gridopt.opf.dispatch.grid import DispatchGrid
-from gridopt.opf.dispatch.layout import ColumnLayout, Form, RowBlock
+from gridopt.opf.dispatch.layout import ColumnLayout, Form, RowBlock, combine
 
 #: Inner regular polygons for circles: a bound of ``r cos(pi / n)`` on ``n`` directions keeps
 #: every polygon vertex on the circle of radius ``r`` (conservative by at most 1 - cos(pi/n)).
@@ -78,9 +78,9 @@ def voltage_drop_rows(
         shape=(nl, nb),
     )
     base = grid.base_mva
-    matrix = (layout.per_period("w", drop)
-              + layout.per_period("p_flow", sp.diags(2.0 * grid.r_pu / base))
-              + layout.per_period("q_flow", sp.diags(2.0 * grid.x_pu / base)))
+    matrix = combine(layout.per_period("w", drop),
+                     layout.per_period("p_flow", sp.diags(2.0 * grid.r_pu / base)),
+                     layout.per_period("q_flow", sp.diags(2.0 * grid.x_pu / base)))
     rhs = voltage_drop_bounds(v_corr_pu2)
     return RowBlock("voltage_drop", sp.csr_matrix(matrix), rhs, rhs.copy())
 
@@ -104,7 +104,7 @@ def dc_flow_rows(layout: ColumnLayout) -> RowBlock:
 
     The slack angle is fixed at 0 by its column bounds. The compact form substitutes ``P``.
     """
-    matrix = layout.select("p_flow") - layout.per_period("theta", layout.flow_matrix)
+    matrix = combine(layout.select("p_flow"), -layout.per_period("theta", layout.flow_matrix))
     zero = np.zeros(matrix.shape[0])
     return RowBlock("dc_flow", sp.csr_matrix(matrix), zero, zero.copy())
 
@@ -125,7 +125,7 @@ def loss_definition_rows(
     point: the persistent path changes the coefficients (:func:`loss_coefficients`) and the
     bounds. Because ``g`` does not depend on the operating point, every tangent stays valid.
     """
-    matrix = layout.select("p_loss") - layout.place("flow_sq", sp.diags(_flat(rho)))
+    matrix = combine(layout.select("p_loss"), -layout.place("flow_sq", sp.diags(_flat(rho))))
     rhs = _flat(kappa_mw)
     return RowBlock("loss_definition", sp.csr_matrix(matrix), rhs, rhs.copy())
 
@@ -151,10 +151,10 @@ def loss_cut_rows(
     with the loss minimised, ``u`` sits on the highest one. ``a``, ``b`` (1/pu... per MW of
     flow), ``c`` (MW) are ``(time, branch)`` arrays (``b = None`` without reactive flows).
     """
-    matrix = layout.select("flow_sq") - sp.diags(_flat(a)) @ layout.p_flow()
+    terms = [layout.select("flow_sq"), -sp.diags(_flat(a)) @ layout.p_flow()]
     if b is not None:
-        matrix = matrix - sp.diags(_flat(b)) @ layout.select("q_flow")
-    matrix = sp.csr_matrix(matrix)
+        terms.append(-sp.diags(_flat(b)) @ layout.select("q_flow"))
+    matrix = combine(*terms)
     matrix.eliminate_zeros()
     lower = _flat(c)
     return RowBlock("loss_tangents", matrix, lower, np.full(len(lower), np.inf))
@@ -178,9 +178,11 @@ def storage_balance_rows(
     eta_c = np.array([s.efficiency_charge for s in storage])
     eta_d = np.array([s.efficiency_discharge for s in storage])
     shift = sp.identity(n_t, format="csr") - sp.eye(n_t, k=-1, format="csr")
-    matrix = (layout.place("energy", sp.kron(sp.identity(len(storage)), shift, format="csr"))
-              + layout.per_period("p_charge", sp.diags(-dt * eta_c))
-              + layout.per_period("p_discharge", sp.diags(dt / eta_d)))
+    matrix = combine(
+        layout.place("energy", sp.kron(sp.identity(len(storage)), shift, format="csr")),
+        layout.per_period("p_charge", sp.diags(-dt * eta_c)),
+        layout.per_period("p_discharge", sp.diags(dt / eta_d)),
+    )
     rhs = np.zeros((len(storage), n_t))
     rhs[:, 0] = [s.energy_initial_mwh for s in storage]
     return RowBlock("storage_balance", sp.csr_matrix(matrix), rhs.ravel(), rhs.ravel().copy())
@@ -219,7 +221,8 @@ def shift_energy_rows(
     per_load = sp.csr_matrix((window.ravel() * period_hours, (rows, np.arange(rows.size))),
                              shape=(n, rows.size))
     per_load.eliminate_zeros()
-    matrix = layout.place("p_shift_up", per_load) - layout.place("p_shift_down", per_load)
+    matrix = combine(layout.place("p_shift_up", per_load),
+                     -layout.place("p_shift_down", per_load))
     zero = np.zeros(n)
     return RowBlock("shift_energy", sp.csr_matrix(matrix), zero, zero.copy())
 
@@ -311,19 +314,18 @@ def p_balance_rows(
     """
     nb = grid.n_bus
     slack = sp.csr_matrix(([1.0], ([grid.slack_bus], [0])), shape=(nb, 1))
-    matrix = (layout.per_period("p_grid", slack)
-              - sp.kron(grid.incidence().T, sp.identity(layout.n_periods), format="csr")
-              @ layout.p_flow())
+    terms = [layout.per_period("p_grid", slack),
+             layout.branch_sum(-grid.incidence().T)]
     if layout.has("p_loss"):
-        matrix = matrix - layout.per_period("p_loss", _on_bus(grid.branch_to, nb))
+        terms.append(-layout.per_period("p_loss", _on_bus(grid.branch_to, nb)))
     for family, kind, sign in (("p_discharge", "storage", 1.0), ("p_charge", "storage", -1.0),
                                ("p_curtail", "pv", -1.0), ("p_gen", "generator", 1.0),
                                ("p_shift_up", "flexible_load", -1.0),
                                ("p_shift_down", "flexible_load", 1.0)):
         if layout.has(family):
-            matrix = matrix + layout.per_period(family, sign * _on_bus(positions[kind], nb))
+            terms.append(layout.per_period(family, sign * _on_bus(positions[kind], nb)))
     rhs = p_balance_bounds(grid, positions, p_demand_mw, pv_available_mw)
-    return RowBlock("p_balance", sp.csr_matrix(matrix), rhs, rhs.copy())
+    return RowBlock("p_balance", combine(*terms), rhs, rhs.copy())
 
 
 def p_balance_bounds(
@@ -363,15 +365,15 @@ def q_balance_rows(
     """
     nb = grid.n_bus
     slack = sp.csr_matrix(([1.0], ([grid.slack_bus], [0])), shape=(nb, 1))
-    matrix = (layout.per_period("q_grid", slack)
-              - layout.per_period("q_flow", grid.incidence().T))
+    terms = [layout.per_period("q_grid", slack),
+             -layout.per_period("q_flow", grid.incidence().T)]
     if layout.has("p_loss"):
         into = _on_bus(grid.branch_to, nb) @ sp.diags(_x_over_r(grid))
-        matrix = matrix - layout.per_period("p_loss", into)
+        terms.append(-layout.per_period("p_loss", into))
     for family, kind in (("q_storage", "storage"), ("q_pv", "pv"), ("q_gen", "generator")):
         if layout.has(family):
-            matrix = matrix + layout.per_period(family, _on_bus(positions[kind], nb))
-    matrix = sp.csr_matrix(matrix)
+            terms.append(layout.per_period(family, _on_bus(positions[kind], nb)))
+    matrix = combine(*terms)
     matrix.eliminate_zeros()
     rhs = q_balance_bounds(grid, q_demand_mvar, q_loss_fixed_mvar)
     return RowBlock("q_balance", matrix, rhs, rhs.copy())
@@ -398,10 +400,8 @@ def voltage_limit_rows(layout: ColumnLayout, grid: DispatchGrid) -> list[RowBloc
     vmax2 = np.repeat(grid.vmax_pu**2, layout.n_periods)
     inf = np.full(n, np.inf)
     return [
-        RowBlock("v_min", sp.csr_matrix(layout.select("w") + layout.select("v_low")),
-                 vmin2, inf),
-        RowBlock("v_max", sp.csr_matrix(layout.select("w") - layout.select("v_high")),
-                 -inf, vmax2),
+        RowBlock("v_min", combine(layout.select("w"), layout.select("v_low")), vmin2, inf),
+        RowBlock("v_max", combine(layout.select("w"), -layout.select("v_high")), -inf, vmax2),
     ]
 
 
@@ -421,17 +421,17 @@ def thermal_rows(layout: ColumnLayout, grid: DispatchGrid) -> list[RowBlock]:
         return []
     pick = sp.csr_matrix((np.ones(len(rated)), (np.arange(len(rated)), rated)),
                          shape=(len(rated), grid.n_branch))
-    p_rated = sp.kron(pick, sp.identity(n_t), format="csr") @ layout.p_flow()
+    p_rated = layout.branch_sum(pick)
     if layout.form is Form.COMPACT:
         rate = np.repeat(grid.rate_mva[rated], n_t)
-        matrix = p_rated - layout.select("s_over_up") + layout.select("s_over_down")
-        return [RowBlock("thermal", sp.csr_matrix(matrix), -rate, rate)]
+        matrix = combine(p_rated, -layout.select("s_over_up"), layout.select("s_over_down"))
+        return [RowBlock("thermal", matrix, -rate, rate)]
     s_over = layout.select("s_over")
     if not layout.has("q_flow"):
         rate = np.repeat(grid.rate_mva[rated], n_t)
         inf = np.full(len(rate), np.inf)
-        return [RowBlock("thermal_upper", sp.csr_matrix(p_rated - s_over), -inf, rate),
-                RowBlock("thermal_lower", sp.csr_matrix(p_rated + s_over), -rate, inf)]
+        return [RowBlock("thermal_upper", combine(p_rated, -s_over), -inf, rate),
+                RowBlock("thermal_lower", combine(p_rated, s_over), -rate, inf)]
     q_rated = sp.kron(pick, sp.identity(n_t), format="csr") @ layout.select("q_flow")
     n_k = 4
     # interleave directions: row (branch, t, k) = element-major (branch, t) row * 4 + k
@@ -445,7 +445,7 @@ def thermal_rows(layout: ColumnLayout, grid: DispatchGrid) -> list[RowBlock]:
     slack = sp.csr_matrix(sp.kron(s_over, np.ones((n_k, 1)), format="csr"))
     rate = np.repeat(grid.rate_mva[rated] * OCTAGON_INNER, n_t * n_k)
     inf = np.full(len(rate), np.inf)
-    upper, lower = sp.csr_matrix(stacked - slack), sp.csr_matrix(stacked + slack)
+    upper, lower = combine(stacked, -slack), combine(stacked, slack)
     upper.eliminate_zeros()
     lower.eliminate_zeros()
     return [RowBlock("thermal_upper", upper, -inf, rate),

@@ -85,6 +85,8 @@ class ColumnLayout:
         ``diag(b) A``, shape ``(n_branch, n_bus)``: DC branch flows (MW) of angles (rad).
     rated
         Positions of the branches with a finite rating (the thermal-slack elements).
+    n_columns
+        Total number of columns.
     """
 
     n_periods: int
@@ -92,11 +94,7 @@ class ColumnLayout:
     form: Form
     flow_matrix: sp.csr_matrix
     rated: IntArray
-
-    @property
-    def n_columns(self) -> int:
-        """Total number of columns."""
-        return max((c.stop for c in self.columns.values()), default=0)
+    n_columns: int
 
     def has(self, family: str) -> bool:
         """True when the family has at least one column."""
@@ -133,9 +131,14 @@ class ColumnLayout:
 
     def p_flow(self) -> sp.csr_matrix:
         """Branch active flows ``P`` (MW, ``(branch, t)`` rows) as a linear map of the columns."""
+        return self.branch_sum(sp.identity(self.flow_matrix.shape[0], format="csr"))
+
+    def branch_sum(self, matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
+        """Rows ``sum_l matrix[i, l] P_{l,t}``, ``(i, t)``: the same combination of branch
+        flows in every period (``matrix @ diag(b) A theta`` in the compact form)."""
         if self.form is Form.EXPLICIT:
-            return self.select("p_flow")
-        return self.per_period("theta", self.flow_matrix)
+            return self.per_period("p_flow", matrix)
+        return self.per_period("theta", sp.csr_matrix(matrix) @ self.flow_matrix)
 
     def values(self, x: FloatArray, family: str) -> FloatArray:
         """Values of one family as a ``(time, element)`` array (zero columns when absent).
@@ -151,6 +154,16 @@ class ColumnLayout:
         if c is None:
             return np.zeros((self.n_periods, 0))
         return np.asarray(x[c]).reshape(-1, self.n_periods).T.copy()
+
+
+def combine(*terms: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
+    """Sum of matrices of one shape, built once from their entries (no pairwise additions)."""
+    coo = [sp.coo_matrix(t) for t in terms]
+    return sp.csr_matrix(
+        (np.concatenate([c.data for c in coo]),
+         (np.concatenate([c.row for c in coo]), np.concatenate([c.col for c in coo]))),
+        shape=coo[0].shape,
+    )
 
 
 def make_layout(
@@ -234,4 +247,4 @@ def make_layout(
         start += n * n_periods
     b = grid.base_mva / (grid.x_pu * grid.tap_ratio)
     flow_matrix = sp.csr_matrix(sp.diags(b) @ grid.incidence())
-    return ColumnLayout(n_periods, columns, form, flow_matrix, rated)
+    return ColumnLayout(n_periods, columns, form, flow_matrix, rated, start)

@@ -134,9 +134,21 @@ def choose_grid_model(grid: DispatchGrid, requested: GridModel) -> GridModel:
 
 
 def asset_positions(grid: DispatchGrid, assets: Assets) -> dict[str, list[int]]:
-    """Bus position of every asset, by kind."""
+    """Bus position of every asset, by kind.
+
+    Raises
+    ------
+    InputError
+        For an asset at a bus the grid does not have.
+    """
+    known = grid.position_of_bus_id()  # once: building it costs O(buses)
+
+    def position(bus: int, where: str) -> int:
+        found = known.get(int(bus))
+        return found if found is not None else grid.bus_position(bus, where)  # raises
+
     return {
-        kind: [grid.bus_position(a.bus, f"{kind} {a.name!r}") for a in group]
+        kind: [position(a.bus, f"{kind} {a.name!r}") for a in group]
         for kind, group in (
             ("storage", assets.storage),
             ("pv", assets.pv),
