@@ -37,7 +37,7 @@ OCTAGON_DIRECTIONS_RAD = tuple(k * math.pi / 4 for k in range(8))
 OCTAGON_INNER = math.cos(math.pi / 8)
 
 
-def _flat(values_t_by_element: FloatArray) -> FloatArray:
+def flat(values_t_by_element: FloatArray) -> FloatArray:
     """A ``(time, element)`` array in row order ``(element, t)``."""
     return np.ascontiguousarray(np.asarray(values_t_by_element, dtype=float).T).ravel()
 
@@ -87,7 +87,7 @@ def voltage_drop_rows(
 
 def voltage_drop_bounds(v_corr_pu2: FloatArray) -> FloatArray:
     """Right-hand side of :func:`voltage_drop_rows` (``delta`` in row order)."""
-    return _flat(v_corr_pu2)
+    return flat(v_corr_pu2)
 
 
 def slack_voltage_rows(layout: ColumnLayout, grid: DispatchGrid) -> RowBlock:
@@ -125,8 +125,8 @@ def loss_definition_rows(
     point: the persistent path changes the coefficients (:func:`loss_coefficients`) and the
     bounds. Because ``g`` does not depend on the operating point, every tangent stays valid.
     """
-    matrix = combine(layout.select("p_loss"), -layout.place("flow_sq", sp.diags(_flat(rho))))
-    rhs = _flat(kappa_mw)
+    matrix = combine(layout.select("p_loss"), -layout.place("flow_sq", sp.diags(flat(rho))))
+    rhs = flat(kappa_mw)
     return RowBlock("loss_definition", sp.csr_matrix(matrix), rhs, rhs.copy())
 
 
@@ -135,7 +135,7 @@ def loss_coefficients(layout: ColumnLayout, rho: FloatArray) -> tuple[np.ndarray
 
     Row ``k`` of the family holds its coefficient in column ``columns[k]``.
     """
-    return layout.indices("flow_sq"), -_flat(rho)
+    return layout.indices("flow_sq"), -flat(rho)
 
 
 def loss_cut_rows(
@@ -148,15 +148,16 @@ def loss_cut_rows(
         u_{l,t} - a_{t,l} P_{l,t} - b_{t,l} Q_{l,t} \ge c_{t,l}
 
     ``g(P, Q) = (P^2 + Q^2) / S_base`` is convex, so every tangent is a valid lower bound and,
-    with the loss minimised, ``u`` sits on the highest one. ``a``, ``b`` (1/pu... per MW of
-    flow), ``c`` (MW) are ``(time, branch)`` arrays (``b = None`` without reactive flows).
+    with the loss minimised, ``u`` sits on the highest one. ``a``, ``b`` (MW of ``u`` per MW or
+    Mvar of flow) and ``c`` (MW) are ``(time, branch)`` arrays (``b = None`` without reactive
+    flows).
     """
-    terms = [layout.select("flow_sq"), -sp.diags(_flat(a)) @ layout.p_flow()]
+    terms = [layout.select("flow_sq"), -sp.diags(flat(a)) @ layout.p_flow()]
     if b is not None:
-        terms.append(-sp.diags(_flat(b)) @ layout.select("q_flow"))
+        terms.append(-sp.diags(flat(b)) @ layout.select("q_flow"))
     matrix = combine(*terms)
     matrix.eliminate_zeros()
-    lower = _flat(c)
+    lower = flat(c)
     return RowBlock("loss_tangents", matrix, lower, np.full(len(lower), np.inf))
 
 
@@ -336,7 +337,7 @@ def p_balance_bounds(
 ) -> FloatArray:
     """Right-hand side of :func:`p_balance_rows`: demand less available PV at each bus."""
     pv_at_bus = pv_available_mw @ _on_bus(positions["pv"], grid.n_bus).T.toarray()
-    return _flat(p_demand_mw - pv_at_bus)
+    return flat(p_demand_mw - pv_at_bus)
 
 
 def _x_over_r(grid: DispatchGrid) -> FloatArray:
@@ -384,7 +385,7 @@ def q_balance_bounds(
 ) -> FloatArray:
     """Right-hand side of :func:`q_balance_rows`."""
     fixed = np.where(_x_over_r(grid) > 0, 0.0, 1.0)[None, :] * q_loss_fixed_mvar
-    return _flat(q_demand_mvar + fixed @ _on_bus(grid.branch_to, grid.n_bus).T.toarray())
+    return flat(q_demand_mvar + fixed @ _on_bus(grid.branch_to, grid.n_bus).T.toarray())
 
 
 def voltage_limit_rows(layout: ColumnLayout, grid: DispatchGrid) -> list[RowBlock]:

@@ -90,7 +90,7 @@ class LinearisedDispatch:
     LP, AC flows of every period, new loss tangents, until the model's and the AC losses
     agree) and returns a :class:`DispatchRun`; :func:`gridopt.opf.dispatch.result.to_result`
     turns a run into the result **Dataset**. A second set of inputs re-solves without
-    rebuilding: only mutable parameters change, earlier tangents stay (they remain valid).
+    rebuilding: only bounds, costs and loss coefficients change, earlier tangents stay (valid).
 
     Parameters
     ----------

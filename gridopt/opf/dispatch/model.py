@@ -286,7 +286,7 @@ def column_bounds(dm: DispatchModel) -> tuple[FloatArray, FloatArray]:
     bound("q_storage", -q_free, q_free)
     q_free = per([np.inf if u.s_max_mva is not None else 0.0 for u in pv])
     bound("q_pv", -q_free, q_free)
-    bound("p_curtail", 0.0, C._flat(dm.params.pv_available_mw))
+    bound("p_curtail", 0.0, C.flat(dm.params.pv_available_mw))
     window = C.shift_window(fl, n_t)
     bound("p_shift_up", 0.0, (window * per_unit(fl, "p_increase_max_mw")).ravel())
     bound("p_shift_down", 0.0, (window * per_unit(fl, "p_decrease_max_mw")).ravel())
@@ -419,7 +419,7 @@ def input_changes(dm: DispatchModel) -> tuple[Changes, Changes, tuple[IntArray, 
         rows.append((_rows_of(dm, "inverter_capability"), np.full(len(upper), -np.inf), upper))
     cols = []
     if lay.has("p_curtail"):
-        avail = C._flat(par.pv_available_mw)
+        avail = C.flat(par.pv_available_mw)
         cols.append((lay.indices("p_curtail"), np.zeros(len(avail)), avail))
     price = (lay.indices("p_grid"), dm.period_hours * par.price_per_mwh)
     return _changes(rows), _changes(cols), price
@@ -437,7 +437,7 @@ def linearisation_changes(
     rows = []
     coefficients = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if "loss_definition" in dm.rows:
-        kappa = C._flat(par.loss_kappa_mw)
+        kappa = C.flat(par.loss_kappa_mw)
         rows.append((_rows_of(dm, "loss_definition"), kappa, kappa))
         cols, values = C.loss_coefficients(dm.layout, par.loss_rho)
         coefficients = (_rows_of(dm, "loss_definition"), cols, values)
