@@ -274,7 +274,7 @@ def resolve_lines(resolve: dict[str, Any]) -> list[str]:
     other = [r["other"] for r in runs]
     st = runs[len(runs) // 2]
     lines = [
-        "### Re-solve with a new forecast: case33bw, 48 x 30 min (Pyomo + persistent HiGHS)",
+        "### Re-solve with a new forecast: case33bw, 48 x 30 min (persistent highspy instance)",
         "",
         "Dispatcher with successive loss linearisation and `pandapower.runpp` checks of "
         f"the baseline and the result in every period; {len(runs)} runs in one process "

@@ -26,7 +26,7 @@ Three parts (all write ``docs/benchmarks/dispatch.md`` and ``docs/benchmarks/dis
    (``_dispatch_problems.simbench_problem``). ``--only-simbench`` runs just this part and
    merges its section into the existing report and JSON, keeping the other sections.
 
-3. **Re-solve with a new forecast** (Pyomo + persistent HiGHS, successive loss
+3. **Re-solve with a new forecast** (persistent highspy instance, successive loss
    linearisation, AC check) on case33bw with three PV systems and a battery, 48 x 30 min: first
    solve (build + load + solve) vs re-solves with a revised forecast of the same day and with a
    very different day.

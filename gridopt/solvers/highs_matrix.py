@@ -103,7 +103,7 @@ _HIGHS_STATUS: dict[str, SolveStatus] = {
 }
 
 
-def _new_highs(options: HighsOptions) -> highspy.Highs:
+def new_highs(options: HighsOptions) -> highspy.Highs:
     """A silent ``highspy.Highs`` with ``options`` applied (the one-time banner is swallowed)."""
     with capture_output(capture_fd=True) as banner:
         highs = highspy.Highs()
@@ -141,20 +141,37 @@ def solve_matrix_problem(
     """
     options = options if options is not None else HighsOptions()
     tick = time.perf_counter()
-    highs = _new_highs(options)
+    highs = new_highs(options)
+    passed = highs.passModel(highs_model(problem))
+    load_seconds = time.perf_counter() - tick
+    if passed == highspy.HighsStatus.kError:
+        report = SolverReport(
+            highs_version(), SolveStatus.ERROR,
+            "HiGHS rejected the model (passModel returned an error): check that bounds are "
+            "ordered, the Hessian is symmetric and the shapes agree", 0, 0.0,
+        )
+        return MatrixOutcome(report, None, None, None, load_seconds)
+    return run_highs(highs, load_seconds)
+
+
+def clip_infinite(values: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """Bounds as HiGHS takes them (``inf`` becomes ``kHighsInf``)."""
+    inf = highspy.kHighsInf
+    return np.clip(np.asarray(values, dtype=np.float64), -inf, inf)
+
+
+def highs_model(problem: MatrixProblem) -> highspy.HighsModel:
+    """The ``highspy.HighsModel`` of a :class:`MatrixProblem` (column-wise matrix)."""
     n = len(problem.cost)
     a = sp.csc_matrix(problem.a_matrix)
     a.sort_indices()
-    inf = highspy.kHighsInf
-
-    def bounded(values: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.clip(np.asarray(values, dtype=np.float64), -inf, inf)
-
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n, a.shape[0]
     lp.col_cost_ = np.asarray(problem.cost, dtype=np.float64)
-    lp.col_lower_, lp.col_upper_ = bounded(problem.col_lower), bounded(problem.col_upper)
-    lp.row_lower_, lp.row_upper_ = bounded(problem.row_lower), bounded(problem.row_upper)
+    lp.col_lower_ = clip_infinite(problem.col_lower)
+    lp.col_upper_ = clip_infinite(problem.col_upper)
+    lp.row_lower_ = clip_infinite(problem.row_lower)
+    lp.row_upper_ = clip_infinite(problem.row_upper)
     lp.offset_ = float(problem.offset)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = a.indptr.astype(np.int32)
@@ -173,17 +190,11 @@ def solve_matrix_problem(
         hess.index_ = lower.indices.astype(np.int32)
         hess.value_ = lower.data.astype(np.float64)
         model.hessian_ = hess
-    passed = highs.passModel(model)
-    load_seconds = time.perf_counter() - tick
-    version = highs_version()
-    if passed == highspy.HighsStatus.kError:
-        report = SolverReport(
-            version, SolveStatus.ERROR,
-            "HiGHS rejected the model (passModel returned an error): check that bounds are "
-            "ordered, the Hessian is symmetric and the shapes agree", 0, 0.0,
-        )
-        return MatrixOutcome(report, None, None, None, load_seconds)
+    return model
 
+
+def run_highs(highs: highspy.Highs, load_seconds: float) -> MatrixOutcome:
+    """Run HiGHS on the model it holds and read the outcome (status by HiGHS's model status)."""
     tick = time.perf_counter()
     highs.run()
     solve_seconds = time.perf_counter() - tick
@@ -200,7 +211,7 @@ def solve_matrix_problem(
         )
     )
     report = SolverReport(
-        solver=version,
+        solver=highs_version(),
         status=status,
         message=f"Model status: {highs.modelStatusToString(model_status)}",
         iterations=iterations,

@@ -31,7 +31,7 @@ from gridopt.opf.dispatch.model import DispatchModel
 from gridopt.opf.dispatch.options import DispatchOptions
 from gridopt.opf.dispatch.result import DispatchResult, to_result
 from gridopt.opf.dispatch.violations import LOSS_INFLATION_FACTOR
-from gridopt.solvers.highs import HighsSolver
+from gridopt.solvers.highs_persistent import PersistentHighs
 from gridopt.validate.dispatch import ACChecker
 
 __all__ = [
@@ -109,7 +109,7 @@ class Dispatcher:
         return self.core.model
 
     @property
-    def solver(self) -> HighsSolver:
+    def solver(self) -> PersistentHighs:
         """The persistent HiGHS instance holding the LP."""
         return self.core.solver
 

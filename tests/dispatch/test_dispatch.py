@@ -79,10 +79,13 @@ def test_ac_losses_agree_with_model_losses_after_settling(result: DispatchResult
 def test_resolve_with_new_forecast_reuses_model_and_matches_fresh_build(
     dispatcher: Dispatcher, net: pp.pandapowerNet, result: DispatchResult
 ) -> None:
-    model_before = dispatcher.model.model
+    model_before, solver_before = dispatcher.model, dispatcher.solver
+    rows_before = solver_before.n_rows
     forecast = day_forecast(net, PERIODS, load_scale=1.15, pv_scale=0.7)
     again = dispatcher.solve(forecast)
-    assert dispatcher.model.model is model_before
+    assert dispatcher.model is model_before and dispatcher.solver is solver_before
+    # the same HiGHS instance, with this forecast's tangents appended to the earlier ones
+    assert rows_before < solver_before.n_rows == model_before.n_rows
     assert again.seconds_by_stage["build"] == 0.0
     fresh = Dispatcher(net, PERIODS, 24.0 / PERIODS, name="case33bw").solve(forecast)
     assert again.settled and fresh.settled

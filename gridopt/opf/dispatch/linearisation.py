@@ -12,26 +12,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import pyomo.environ as pyo
 
 from gridopt.errors import InfeasibleError, InputError, SolverError
 from gridopt.network.assets import Assets, validate_assets
 from gridopt.opf.dispatch.flows import FlowEvaluator, PeriodFlows, series_power_flow
 from gridopt.opf.dispatch.grid import DispatchGrid
 from gridopt.opf.dispatch.inputs import DispatchInputs
+from gridopt.opf.dispatch.layout import RowBlock
 from gridopt.opf.dispatch.model import (
     DispatchModel,
     OperatingPoint,
     add_tangents,
     build_dispatch_model,
-    input_rows,
-    linearisation_rows,
+    input_changes,
+    linearisation_changes,
     seed_tangents,
     set_inputs,
     set_linearisation_point,
+    to_problem,
 )
 from gridopt.opf.dispatch.options import DispatchOptions, GridModel
 from gridopt.opf.dispatch.solution import (
@@ -40,7 +40,8 @@ from gridopt.opf.dispatch.solution import (
     carry_over_setpoints,
     read_setpoints,
 )
-from gridopt.solvers.highs import HighsOptions, HighsSolver
+from gridopt.solvers.highs import HighsOptions
+from gridopt.solvers.highs_persistent import PersistentHighs
 from gridopt.solvers.status import SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class LinearisedDispatch:
     LP, AC flows of every period, new loss tangents, until the model's and the AC losses
     agree) and returns a :class:`DispatchRun`; :func:`gridopt.opf.dispatch.result.to_result`
     turns a run into the result **Dataset**. A second set of inputs re-solves without
-    rebuilding: only mutable parameters change, earlier tangents stay (they remain valid).
+    rebuilding: only bounds, costs and loss coefficients change, earlier tangents stay (valid).
 
     Parameters
     ----------
@@ -126,21 +127,13 @@ class LinearisedDispatch:
         self.model: DispatchModel = build_dispatch_model(
             self.grid, self.assets, n_periods, period_hours, self.options
         )
-        self.solver = HighsSolver(
-            HighsOptions(threads=self.options.threads), manual_updates=True
-        )
+        problem = to_problem(self.model)
         self.evaluator = evaluator
         self.build_seconds = time.perf_counter() - tick
-        self.load_seconds = self.solver.load(self.model.model)
-        tick = time.perf_counter()
-        m = self.model.model
-        self._input_rows = input_rows(self.model)
-        self._linearisation_rows = linearisation_rows(self.model)
-        self._balance_rows = self.solver.row_indices(m.p_balance.values())
-        self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for var in m.component_objects(pyo.Var, descend_into=False):
-            self._columns[var.name] = self._column_map(var)
-        self.load_seconds += time.perf_counter() - tick
+        self.solver = PersistentHighs(HighsOptions(threads=self.options.threads))
+        self.load_seconds = self.solver.load(problem)
+        balance = self.model.rows["p_balance"]
+        self._balance_rows = np.arange(balance.start, balance.stop)
         self._solves = 0
         self._previous: Setpoints | None = None
         logger.info(
@@ -148,19 +141,6 @@ class LinearisedDispatch:
             self.model.grid_model.value, name, n_periods, self.grid.n_bus, self.grid.n_branch,
             self.build_seconds, self.load_seconds,
         )
-
-    def _column_map(self, var: pyo.Var) -> tuple[np.ndarray, np.ndarray]:
-        """HiGHS columns of ``var``'s elements (-1 where HiGHS has none: fixed or unused)."""
-        cols = self.solver.column_indices(var.values(), missing=-1)
-        fallback = np.array([pyo.value(v, exception=False) or 0.0 for v in var.values()])
-        return cols, fallback
-
-    def _primal(self, x: np.ndarray) -> Any:
-        def read(var: pyo.Var) -> np.ndarray:
-            cols, fallback = self._columns[var.name]
-            return np.where(cols >= 0, x[np.maximum(cols, 0)], fallback)
-
-        return read
 
     def solve(self, inputs: DispatchInputs, where: str = "forecast") -> DispatchRun:
         """Dispatch for ``inputs`` (re-using the built model), each round checked by AC flows.
@@ -192,7 +172,10 @@ class LinearisedDispatch:
             )
         tick = time.perf_counter()
         set_inputs(dm, inputs)
-        self.solver.push_parameters(self._input_rows, objective=True)
+        rows, cols, (price_cols, costs) = input_changes(dm)
+        self.solver.change_row_bounds(rows.indices, rows.lower, rows.upper)
+        self.solver.change_column_bounds(cols.indices, cols.lower, cols.upper)
+        self.solver.change_costs(price_cols, costs)
         seconds["update"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
@@ -205,7 +188,7 @@ class LinearisedDispatch:
         if self._previous is None:
             point = base_ac.operating_point()
             self._set_point(point)
-            rows = seed_tangents(dm, point)
+            cuts = seed_tangents(dm, point)
         else:
             # warm start: the previous dispatch's decisions applied to this forecast are a
             # better guess of the new optimum than the baseline; linearise there. Tangents of
@@ -214,8 +197,8 @@ class LinearisedDispatch:
                 inputs, carry_over_setpoints(dm, self._previous, inputs), fast
             )[0]
             self._set_point(point)
-            rows = add_tangents(dm, point)
-        self.solver.add_constraints(rows)
+            cuts = add_tangents(dm, point)
+        self._add_rows(cuts)
         seconds["cuts"] = time.perf_counter() - tick
 
         solve_s = ac_s = 0.0
@@ -226,7 +209,7 @@ class LinearisedDispatch:
         it = 0
         for it in range(1, opts.max_iterations + 1):
             tick = time.perf_counter()
-            outcome = self.solver.solve(dm.model, load_solution=False)
+            outcome = self.solver.solve()
             solve_s += time.perf_counter() - tick
             status = outcome.report.status
             if status is SolveStatus.INFEASIBLE:
@@ -240,9 +223,12 @@ class LinearisedDispatch:
                     f"{where}: HiGHS did not solve the dispatch of {self.name!r}: "
                     f"{outcome.report.message}"
                 )
-            x = self.solver.primal_values(np.arange(self._n_columns()))
-            sp = read_setpoints(dm, inputs, self._primal(x))
-            duals = self.solver.row_duals(self._balance_rows)
+            if outcome.x is None:
+                raise SolverError(f"{where}: HiGHS returned no primal solution for "
+                                  f"{self.name!r}: {outcome.report.message}")
+            sp = read_setpoints(dm, inputs, outcome.x)
+            duals = (outcome.row_duals[self._balance_rows]
+                     if outcome.row_duals is not None else None)
             tick = time.perf_counter()
             point, converged = self._operating_point(inputs, sp, fast)
             ac_s += time.perf_counter() - tick
@@ -263,7 +249,7 @@ class LinearisedDispatch:
             if it < opts.max_iterations:
                 tick = time.perf_counter()
                 self._set_point(point)
-                self.solver.add_constraints(add_tangents(dm, point))
+                self._add_rows(add_tangents(dm, point))
                 seconds["cuts"] += time.perf_counter() - tick
         if not settled:
             logger.warning(
@@ -282,13 +268,16 @@ class LinearisedDispatch:
                            baseline_flows=base_ac, balance_duals=duals, iterations=it,
                            settled=settled, seconds_by_stage=seconds)
 
-    def _n_columns(self) -> int:
-        return self.solver.n_columns()
+    def _add_rows(self, block: RowBlock) -> None:
+        """Append a block of tangent rows to the LP HiGHS holds."""
+        self.solver.add_rows(block.matrix, block.lower, block.upper)
 
     def _set_point(self, point: OperatingPoint) -> None:
-        """Linearise around ``point`` and push the changed rows to HiGHS."""
+        """Linearise around ``point`` and send the changed bounds and coefficients to HiGHS."""
         set_linearisation_point(self.model, point)
-        self.solver.push_parameters(self._linearisation_rows, objective=False)
+        rows, (c_rows, c_cols, values) = linearisation_changes(self.model)
+        self.solver.change_row_bounds(rows.indices, rows.lower, rows.upper)
+        self.solver.change_coefficients(c_rows, c_cols, values)
 
     def _operating_point(
         self, inputs: DispatchInputs, sp: Setpoints, fast: bool

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pyomo.environ as pyo
 
 from gridopt.network.case import FloatArray
 from gridopt.opf.dispatch.inputs import DispatchInputs
@@ -50,35 +48,6 @@ class Setpoints:
         return self.p_discharge_mw - self.p_charge_mw
 
 
-#: Reads the solved values of a variable component, flat in ``component.values()`` order.
-PrimalReader = Callable[[pyo.Var], FloatArray]
-
-
-def var_array(
-    component: pyo.Var | pyo.Param,
-    n_elements: int,
-    n_periods: int,
-    primal: PrimalReader | None = None,
-) -> FloatArray:
-    """Values of a component indexed ``(element, time)`` as a ``(time, element)`` array.
-
-    ``primal`` reads a variable's values straight from the solver (see
-    :meth:`gridopt.solvers.highs.HighsSolver.primal_values`); without it, or for parameters,
-    the values stored in the Pyomo model are used.
-    """
-    if n_elements == 0:
-        return np.zeros((n_periods, 0))
-    if primal is not None and isinstance(component, pyo.Var):
-        values = np.asarray(primal(component), dtype=float)
-    else:
-        values = np.fromiter(
-            (pyo.value(v, exception=False) or 0.0 for v in component.values()),
-            dtype=float,
-            count=n_elements * n_periods,
-        )
-    return values.reshape(n_elements, n_periods).T.copy()
-
-
 def _on_buses(values: FloatArray, positions: list[int], n_bus: int) -> FloatArray:
     out = np.zeros((values.shape[0], n_bus))
     for k, b in enumerate(positions):
@@ -86,44 +55,43 @@ def _on_buses(values: FloatArray, positions: list[int], n_bus: int) -> FloatArra
     return out
 
 
-def read_setpoints(
-    dm: DispatchModel, inputs: DispatchInputs, primal: PrimalReader | None = None
-) -> Setpoints:
-    """Read the variable values of a solved model (from the solver when ``primal`` is given)."""
-    m = dm.model
+def read_setpoints(dm: DispatchModel, inputs: DispatchInputs, x: FloatArray) -> Setpoints:
+    """The set-points and model state in a solution ``x`` of the model's LP (column values)."""
+    lay = dm.layout
 
-    def var_array(component: pyo.Var | pyo.Param, n_elements: int, n_periods: int) -> FloatArray:
-        return _var_array(component, n_elements, n_periods, primal)
+    def values(family: str) -> FloatArray:
+        return lay.values(x, family)
 
     n_t = dm.n_periods
     grid, assets = dm.grid, dm.assets
-    ns, npv, nf, ng = (len(assets.storage), len(assets.pv), len(assets.flexible_load),
-                       len(assets.generator))
     nb, nl = grid.n_bus, grid.n_branch
-    p_ch = var_array(m.p_charge, ns, n_t)
-    p_dis = var_array(m.p_discharge, ns, n_t)
-    q_sto = var_array(m.q_storage, ns, n_t)
-    p_curt = var_array(m.p_curtail, npv, n_t)
+
+    def or_zeros(family: str, n: int) -> FloatArray:
+        return values(family) if lay.columns.get(family) is not None else np.zeros((n_t, n))
+
+    p_ch = values("p_charge")
+    p_dis = values("p_discharge")
+    q_sto = or_zeros("q_storage", len(assets.storage))
+    p_curt = values("p_curtail")
     p_pv = inputs.pv_available_mw - p_curt
-    q_pv = var_array(m.q_pv, npv, n_t)
-    shift = var_array(m.p_shift_up, nf, n_t) - var_array(m.p_shift_down, nf, n_t)
-    p_gen = var_array(m.p_gen, ng, n_t)
-    q_gen = var_array(m.q_gen, ng, n_t)
-    p_flow = var_array(m.p_flow, nl, n_t)
+    q_pv = or_zeros("q_pv", len(assets.pv))
+    shift = values("p_shift_up") - values("p_shift_down")
+    p_gen = values("p_gen")
+    q_gen = or_zeros("q_gen", len(assets.generator))
+    p_flow = values("p_flow")
     if dm.with_q:
-        q_flow = var_array(m.q_flow, nl, n_t)
-        vm = np.sqrt(np.maximum(var_array(m.w, nb, n_t), 0.0))
-        v_low = var_array(m.v_low, nb, n_t)
-        v_high = var_array(m.v_high, nb, n_t)
+        q_flow = values("q_flow")
+        vm = np.sqrt(np.maximum(values("w"), 0.0))
+        v_low = values("v_low")
+        v_high = values("v_high")
     else:
         q_flow = np.full((n_t, nl), np.nan)
         vm = np.full((n_t, nb), np.nan)
         v_low = np.zeros((n_t, nb))
         v_high = np.zeros((n_t, nb))
     s_over = np.zeros((n_t, nl))
-    rated = list(m.RATED)
-    if rated:
-        s_over[:, rated] = var_array(m.s_over, len(rated), n_t)
+    if len(lay.rated):
+        s_over[:, lay.rated] = values("s_over")
     pos = dm.positions
     p_inj = (
         _on_buses(p_dis - p_ch, pos["storage"], nb)
@@ -136,12 +104,12 @@ def read_setpoints(
         + _on_buses(q_gen, pos["generator"], nb)
     )
     return Setpoints(
-        p_grid_mw=var_array(m.p_grid, 1, n_t)[:, 0],
-        q_grid_mvar=var_array(m.q_grid, 1, n_t)[:, 0],
+        p_grid_mw=values("p_grid")[:, 0],
+        q_grid_mvar=or_zeros("q_grid", 1)[:, 0],
         p_charge_mw=p_ch,
         p_discharge_mw=p_dis,
         q_storage_mvar=q_sto,
-        energy_mwh=var_array(m.energy, ns, n_t),
+        energy_mwh=values("energy"),
         p_curtail_mw=p_curt,
         p_pv_mw=p_pv,
         q_pv_mvar=q_pv,
@@ -150,7 +118,7 @@ def read_setpoints(
         q_gen_mvar=q_gen,
         p_flow_mw=p_flow,
         q_flow_mvar=q_flow,
-        p_loss_mw=var_array(m.p_loss, nl, n_t),
+        p_loss_mw=or_zeros("p_loss", nl),
         vm_pu=vm,
         v_low_pu2=v_low,
         v_high_pu2=v_high,
@@ -205,9 +173,6 @@ def baseline_setpoints(dm: DispatchModel, inputs: DispatchInputs) -> Setpoints:
         q_inject_mvar=zeros((n_t, nb)),
         p_shift_bus_mw=zeros((n_t, nb)),
     )
-
-
-_var_array = var_array
 
 
 def carry_over_setpoints(
