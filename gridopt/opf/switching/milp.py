@@ -54,17 +54,20 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.base.constraint import ConstraintData
+from pyomo.core.base.var import VarData
 
 from gridopt.errors import InfeasibleError, SolverError
 from gridopt.network.case import BoolArray, FloatArray
 from gridopt.opf.switching.reduction import series_chains
 from gridopt.opf.switching.topology import SwitchingGraph
 from gridopt.solvers.highs import HighsOptions, HighsSolver
+from gridopt.solvers.highs_start import set_mip_start
 from gridopt.solvers.status import SolverReport, SolveStatus
 
 logger = logging.getLogger(__name__)
@@ -102,7 +105,8 @@ class MilpOptions:
     mip_rel_gap
         Relative MIP gap handed to HiGHS.
     time_limit_s
-        Wall-time limit of each HiGHS call.
+        Wall-time limit of all HiGHS calls together (the rounds share it; a round that finds
+        nothing better keeps the previous answer). ``None``: :func:`auto_time_limit`.
     fix_bridges
         Fix the binaries of bridge edges to closed (:func:`~gridopt.opf.switching.reduction.
         bridge_edges`); off only to measure or test the reduction.
@@ -120,7 +124,7 @@ class MilpOptions:
     max_rounds: int = 8
     violation_penalty: float = 100.0
     mip_rel_gap: float = 1e-4
-    time_limit_s: float = 300.0
+    time_limit_s: float | None = None
     fix_bridges: bool = True
     chain_cuts: bool = False
 
@@ -151,6 +155,8 @@ class MilpResult:
         Relative error of the loss model at the solution: ``(exact - proxy) / exact`` with
         ``proxy`` the tangent-cut losses and ``exact`` ``sum r (P^2 + Q^2)`` of the last round
         (0 when the successive linearisation converged).
+    time_limit_s
+        The time budget the rounds shared.
     """
 
     closed: BoolArray
@@ -161,6 +167,7 @@ class MilpResult:
     build_seconds: float
     mip_gap: float | None = None
     loss_model_gap: float = 0.0
+    time_limit_s: float | None = None
 
 
 def _model_base(p_mw: FloatArray, q_mvar: FloatArray) -> float:
@@ -386,13 +393,14 @@ def declare_loss_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int,
 
 
 def declare_switching_limit(m: pyo.ConcreteModel, graph: SwitchingGraph,
-                            max_switching: int) -> None:
-    """At most ``max_switching`` switchable edges change state relative to ``closed0``."""
+                            max_switching: int, reference: BoolArray | None = None,
+                            name: str = "switching") -> None:
+    """At most ``max_switching`` switchable edges change state relative to ``reference``
+    (default ``graph.closed0``)."""
+    ref = graph.closed0 if reference is None else reference
     sw = [e for e in range(graph.n_edge) if graph.switchable[e]]
-    m.switching = pyo.Constraint(
-        expr=sum((1 - m.alpha[e]) if graph.closed0[e] else m.alpha[e] for e in sw)
-        <= max_switching
-    )
+    m.add_component(name, pyo.Constraint(
+        expr=sum((1 - m.alpha[e]) if ref[e] else m.alpha[e] for e in sw) <= max_switching))
 
 
 def build_model(
@@ -447,6 +455,9 @@ def solve_reconfiguration(
     q_mvar: FloatArray,
     period_hours: FloatArray,
     options: MilpOptions | None = None,
+    start: BoolArray | None = None,
+    start_flows: tuple[FloatArray, FloatArray] | None = None,
+    local_branching: int | None = None,
 ) -> MilpResult:
     """Choose the loss-minimising radial configuration for node demand ``(T, n_node)``.
 
@@ -460,6 +471,17 @@ def solve_reconfiguration(
         Duration of each period (energy weights), shape ``(T,)``.
     options
         MILP options.
+    start
+        A radial configuration handed to HiGHS as the first incumbent of every round
+        (:func:`~gridopt.solvers.highs_start.set_mip_start`), e.g. a branch-exchange answer.
+    start_flows
+        Its AC flows ``(p_mw, q_mvar)`` per edge and period (``(n_edge, T)``, from the ``from``
+        end): loss tangents at them are added before the first round, so that the loss model
+        is already exact near the start (fewer successive-linearisation rounds).
+    local_branching
+        Search only configurations that differ from ``start`` in at most this many switchable
+        edges (a local-branching neighbourhood, Fischetti and Lodi, Math. Program. 98, 2003):
+        a heuristic, whose gap is relative to that neighbourhood only.
 
     Returns
     -------
@@ -475,17 +497,26 @@ def solve_reconfiguration(
     options = options or MilpOptions()
     t0 = time.perf_counter()
     m, s_base, _ = build_model(graph, p_mw, q_mvar, period_hours, options)
+    if start_flows is not None:
+        _start_cuts(m, graph, start_flows, s_base)
+    if local_branching is not None and start is not None:
+        declare_switching_limit(m, graph, local_branching, start, name="local_branching")
     build_s = time.perf_counter() - t0
     # HiGHS's sub-MIP heuristics (RINS/RENS) and restarts cost most of the time on these models
     # while the tree search finds the incumbent quickly: switch them off. Cuts are added to the
     # model between rounds, so the adapter scans for new rows (no structure_fixed).
-    solver = HighsSolver(HighsOptions(
+    budget_s = options.time_limit_s if options.time_limit_s is not None else auto_time_limit(
+        graph)
+    highs_options = HighsOptions(
         threads=1,
-        time_limit_seconds=options.time_limit_s,
+        time_limit_seconds=budget_s,
         mip_rel_gap=options.mip_rel_gap,
         extra=(("mip_heuristic_run_rins", False), ("mip_heuristic_run_rens", False),
                ("mip_heuristic_run_root_reduced_cost", False), ("mip_allow_restart", False)),
-    ))
+    )
+    solver = HighsSolver(highs_options, manual_updates=True)
+    solver.load(m)
+    start_values = _start_values(m, graph, start) if start is not None else None
     total_s = 0.0
     n_t = p_mw.shape[0]
     rounds = 0
@@ -496,6 +527,16 @@ def solve_reconfiguration(
     loss_model_gap = 0.0
     for rounds in range(1, options.max_rounds + 1):
         t_round = time.perf_counter()
+        left_s = budget_s - total_s
+        if rounds > 1 and left_s <= 0.05 * budget_s:
+            logger.info("reconfiguration MILP: time budget %.3g s used after %d rounds",
+                        budget_s, rounds - 1)
+            status, message = SolveStatus.NOT_CONVERGED, "time budget used"
+            rounds -= 1
+            break
+        solver.options = replace(highs_options, time_limit_seconds=left_s)
+        if start_values is not None:
+            set_mip_start(solver, *start_values)
         outcome = solver.solve(m)
         total_s += time.perf_counter() - t_round
         if outcome.objective is None and incumbent:
@@ -521,7 +562,10 @@ def solve_reconfiguration(
         proxy, exact = _loss_proxy_and_exact(m, graph, n_t)
         converged = exact - proxy <= options.objective_tolerance * max(exact, 1e-12)
         loss_model_gap = max(exact - proxy, 0.0) / exact if exact > 0 else 0.0
-        added = 0 if converged else _refine_cuts(m, graph, n_t, options.cut_tolerance)
+        new_cuts = [] if converged else _refine_cuts(m, graph, n_t, options.cut_tolerance)
+        if new_cuts:
+            solver.add_constraints(new_cuts)
+        added = len(new_cuts)
         logger.info("reconfiguration MILP round %d: objective %.6g, gap %s, %d new cuts, %.2f s",
                     rounds, pyo.value(m.obj), mip_gap, added, time.perf_counter() - t_round)
         if added == 0 or config == previous:
@@ -552,7 +596,7 @@ def solve_reconfiguration(
                       + sum(pyo.value(v) for v in m.s_slack.values()))
     return MilpResult(closed=closed, losses_mwh=float(losses), violation=violation,
                       rounds=rounds, report=report, build_seconds=build_s, mip_gap=mip_gap,
-                      loss_model_gap=loss_model_gap)
+                      loss_model_gap=loss_model_gap, time_limit_s=budget_s)
 
 
 def _loss_proxy_and_exact(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int
@@ -568,17 +612,73 @@ def _loss_proxy_and_exact(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int
     return proxy, exact
 
 
-def _refine_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int, tol: float) -> int:
-    """Add tangents at the solution's flows where the loss proxy is too low; count them."""
-    added = 0
+def _refine_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int, tol: float
+                 ) -> list[ConstraintData]:
+    """Add tangents at the solution's flows where the loss proxy is too low; return them."""
+    added: list[ConstraintData] = []
     for e in range(graph.n_edge):
         for t in range(n_t):
             p = float(pyo.value(m.P[e, t]))
             q = float(pyo.value(m.Q[e, t]))
             if pyo.value(m.lp[e, t]) < p * p * (1 - tol) - 1e-9:
-                m.cuts.add(_tangent(m, graph, FlowComponent.ACTIVE, e, t, p))
-                added += 1
+                added.append(m.cuts.add(_tangent(m, graph, FlowComponent.ACTIVE, e, t, p)))
             if pyo.value(m.lq[e, t]) < q * q * (1 - tol) - 1e-9:
-                m.cuts.add(_tangent(m, graph, FlowComponent.REACTIVE, e, t, q))
-                added += 1
+                added.append(m.cuts.add(_tangent(m, graph, FlowComponent.REACTIVE, e, t, q)))
     return added
+
+
+def auto_time_limit(graph: SwitchingGraph) -> float:
+    """MILP time budget scaled to the network: 0.02 s per free binary, within 1 .. 30 s.
+
+    About what HiGHS needs to prove case33bw (35 free binaries) optimal, and the part of a
+    5 s budget left to a 100-200-bus group after the branch exchange and the AC check; the
+    remaining gap is reported when it does not close.
+    """
+    free = int(np.sum(np.asarray(graph.switchable) & ~np.asarray(graph.must_close)))
+    return float(min(max(0.02 * free, 1.0), 30.0))
+
+
+def _start_values(m: pyo.ConcreteModel, graph: SwitchingGraph, closed: BoolArray
+                  ) -> tuple[list[VarData], list[float]]:
+    """Values of the switching and orientation binaries of radial configuration ``closed``."""
+    closed = np.asarray(closed, dtype=bool)
+    n = graph.n_node
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for e in np.flatnonzero(closed).tolist():
+        adj[int(graph.edge_from[e])].append(e)
+        adj[int(graph.edge_to[e])].append(e)
+    seen = np.zeros(n, dtype=bool)
+    beta_f = np.zeros(graph.n_edge)
+    beta_t = np.zeros(graph.n_edge)
+    stack = [int(r) for r in graph.root_nodes]
+    seen[stack] = True
+    while stack:
+        u = stack.pop()
+        for e in adj[u]:
+            a, b = int(graph.edge_from[e]), int(graph.edge_to[e])
+            child = b if a == u else a
+            if seen[child]:
+                continue
+            seen[child] = True
+            (beta_f if a == u else beta_t)[e] = 1.0
+            stack.append(child)
+    variables: list[VarData] = []
+    values: list[float] = []
+    for e in m.alpha:
+        variables.append(m.alpha[e])
+        values.append(float(closed[e]))
+    for e in range(graph.n_edge):
+        variables += [m.beta_f[e], m.beta_t[e]]
+        values += [float(beta_f[e]), float(beta_t[e])]
+    return variables, values
+
+
+def _start_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph,
+                flows: tuple[FloatArray, FloatArray], s_base: float) -> None:
+    """Loss tangents at the start configuration's flows (MW, Mvar) on the model base."""
+    p_mw, q_mvar = flows
+    for e, t in zip(*np.nonzero(np.abs(p_mw) + np.abs(q_mvar)), strict=True):
+        m.cuts.add(_tangent(m, graph, FlowComponent.ACTIVE, int(e), int(t),
+                            float(p_mw[e, t]) / s_base))
+        m.cuts.add(_tangent(m, graph, FlowComponent.REACTIVE, int(e), int(t),
+                            float(q_mvar[e, t]) / s_base))
