@@ -100,3 +100,23 @@ def test_larger_feeders_equal_enumeration(seed: int, n_bus: int, loops: int) -> 
     assert_radial_and_connected(res.net)
     assert res.losses_kw_after == pytest.approx(best_mw * 1e3, rel=1e-7)
     assert set(res.open_lines) == best_open
+
+
+def test_milp_keeps_its_start_when_out_of_time() -> None:
+    """The MIP start (set_mip_start) is HiGHS's incumbent: with almost no time the MILP
+    still returns a radial configuration, the start, and reports the time budget."""
+    from gridopt.opf.switching.demand import node_demand
+    from gridopt.opf.switching.milp import MilpOptions, solve_reconfiguration
+
+    net = pn.case33bw()
+    _, evaluator = prepare(net, None, ReconfigureOptions())
+    graph = evaluator.graph
+    start = np.ones(graph.n_edge, dtype=bool)
+    start[[int(np.flatnonzero(graph.edge_element == i)[0]) for i in (6, 8, 13, 31, 36)]] = False
+    p, q = node_demand(evaluator.demand, graph.node_buses)
+    res = solve_reconfiguration(graph, p, q, evaluator.demand.period_hours,
+                                MilpOptions(time_limit_s=0.05), start=start)
+    assert is_radial(graph, res.closed)
+    assert np.array_equal(res.closed, start)
+    assert res.time_limit_s == pytest.approx(0.05)
+    assert res.mip_gap is not None and res.mip_gap > 1e-4  # not proven in 0.05 s

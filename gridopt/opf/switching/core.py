@@ -7,13 +7,19 @@ a pandapower net. Pipeline of :func:`reconfigure`:
 
 1. :func:`~gridopt.opf.switching.topology.build_switching_graph`: switchable graph, input checks
    (island without supply, fixed loops -> :class:`~gridopt.errors.InputError`).
-2. :func:`~gridopt.opf.switching.milp.solve_reconfiguration`: one radial configuration
-   minimising the LinDistFlow energy losses over all periods (HiGHS).
-3. :func:`~gridopt.opf.switching.exchange.branch_exchange` from the MILP's configuration, by AC
-   power flows: the answer is AC-optimal among its branch-exchange neighbours.
+2. Fast heuristics on the fast power flow (:class:`~gridopt.opf.switching.sweep.RadialSweep`,
+   :mod:`~gridopt.opf.switching.fastsearch`): branch exchange from the present configuration,
+   sequential opening from the meshed network, an iterated exchange from the better one.
+3. :func:`~gridopt.opf.switching.milp.solve_reconfiguration`: one radial configuration
+   minimising the LinDistFlow energy losses over all periods (HiGHS), started from step 2's
+   answer, within a time budget; its gap is reported.
+4. AC: the MILP's answer (after a fast exchange) and step 2's are run in AC; from the better one
+   :func:`~gridopt.opf.switching.exchange.screened_exchange` makes AC branch exchanges among the
+   neighbours the fast flow does not rule out: the answer is AC-optimal among them.
 
-:func:`branch_exchange_heuristic` runs step 3 alone from the present configuration (the way
-users solve the problem today); the benchmark compares both.
+:func:`branch_exchange_heuristic` is the AC branch exchange alone from the present
+configuration, every neighbour in AC (the way users solve the problem today); the benchmark
+compares both.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ result AC-optimal among its neighbours; started from the present configuration i
 heuristic users run today. Configurations are judged by a
 :class:`~gridopt.opf.switching.evaluation.ConfigurationEvaluator` (the AC power flow of
 :mod:`gridopt.validate.switching`).
+
+:func:`screened_exchange` is the same search with the neighbours ranked by the fast power flow
+(:class:`~gridopt.opf.switching.sweep.RadialSweep`) and only those it does not rule out run in
+AC; :func:`reconfigure <gridopt.opf.switching.core.reconfigure>` uses it.
 """
 
 from __future__ import annotations
