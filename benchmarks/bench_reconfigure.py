@@ -1,114 +1,125 @@
-"""Reconfiguration benchmark: gridopt (MILP + AC branch exchange) vs a pandapower-driven
-branch-exchange heuristic from the present configuration (the way users solve this today).
+"""Reconfiguration benchmark: gridopt vs a pandapower branch exchange, same AC evaluator.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_reconfigure.py [--case118zh] [--simbench] \
-        [--out docs/benchmarks/reconfigure.md]
+    flock /tmp/gridopt-bench.lock .venv/bin/python benchmarks/bench_reconfigure.py \
+        [--repeats 3] [--systems case33bw,case118zh,semiurb,urban,rural] [--no-write]
 
-``--case118zh`` adds MATPOWER's 118-node Zhang feeder group (``tests/data/reconfig``, 15 ties;
-best published AC loss 869.7 kW), every branch switchable.
+Systems: ``case33bw`` (pandapower, 5 ties), ``case118zh`` (MATPOWER, ``tests/data/reconfig``,
+15 ties, best published AC loss 869.7 kW), SimBench ``1-MV-semiurb--0-sw``,
+``1-MV-urban--0-sw`` and ``1-MV-rural--0-sw`` with their open ring points (line and bus-bus
+switches switchable). In semiurb and rural the two HV/MV transformers run in parallel through
+both bus couplers, a loop the peer cannot start from: the MV coupler (switch 5) is opened first,
+for both methods.
 
-Both methods evaluate configurations with ``pandapower.runpp``; the table reports AC losses
-before/after, minimum voltage, open elements, power-flow counts and wall time.
+Per system: one power flow to compile numba, one untimed run of each method, then
+``--repeats`` timed runs of each, the order alternated. Writes
+``docs/benchmarks/reconfigure.md`` and ``.json`` (machine, versions, load average, every run)
+and runs ``benchmarks/collect.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import datetime as dt
+import json
 import os
-import platform
-import tempfile
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandapower as pp
 import pandapower.networks as pn
 
 from gridopt.network.load import load_network
-from gridopt.opf.switching import MilpOptions, ReconfigurationResult, ReconfigureOptions
-from gridopt.validate.switching import NUMBA
-from gridopt.workflows.reconfigure import branch_exchange_heuristic, reconfigure
+from gridopt.workflows.reconfigure import (
+    NetReconfiguration,
+    branch_exchange_heuristic,
+    reconfigure,
+)
 
-CASE118ZH = Path(__file__).resolve().parents[1] / "tests" / "data" / "reconfig" / "case118zh.m"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _reconf_report import GRIDOPT, PEER, machine, markdown, versions, write_atomic
 
-
-def _gap(r: ReconfigurationResult) -> str:
-    if r.milp is None:
-        return "-"
-    gap = r.milp.mip_gap
-    return "?" if gap is None or not math.isfinite(gap) else f"{100 * gap:.3g} %"
-
-
-def _row(name: str, method: str, r: ReconfigurationResult) -> str:
-    opened = (", ".join(map(str, r.open_lines)) if len(r.open_lines) <= 8
-              else f"{len(r.open_lines)} lines")
-    milp = f"{r.milp_seconds:.1f}" if r.milp else "-"
-    rounds = str(r.milp.rounds) if r.milp else "-"
-    return (f"| {name} | {method} | {r.losses_kw_before:.2f} | {r.losses_kw_after:.2f} | "
-            f"{r.after.vmin_pu:.4f} | {opened} | {r.power_flows} | {rounds} | {_gap(r)} | "
-            f"{r.exchanges} | {milp} | {r.seconds:.1f} |")
+REPO = Path(__file__).resolve().parents[1]
+CASE118ZH = REPO / "tests" / "data" / "reconfig" / "case118zh.m"
+SIMBENCH = {"semiurb": "1-MV-semiurb--0-sw", "urban": "1-MV-urban--0-sw",
+            "rural": "1-MV-rural--0-sw"}
 
 
-def cases(with_case118zh: bool, with_simbench: bool
-          ) -> list[tuple[str, pp.pandapowerNet, ReconfigureOptions]]:
-    out = [("case33bw", pn.case33bw(), ReconfigureOptions())]
-    if with_case118zh:
-        # every branch switchable (the default for a net without switches), ties included;
-        # a per-round MILP time limit, the remaining gap is reported
-        out.append(("case118zh (15 ties)", load_network(CASE118ZH).pandapower_net(),
-                    ReconfigureOptions(milp=MilpOptions(time_limit_s=60.0))))
-    if with_simbench:
-        import simbench as sb
+def load_system(name: str) -> tuple[str, pp.pandapowerNet]:
+    """The pandapower net of a benchmark system and its label."""
+    if name == "case33bw":
+        return "case33bw (5 ties)", pn.case33bw()
+    if name == "case118zh":
+        return "case118zh (15 ties)", load_network(CASE118ZH).pandapower_net()
+    import simbench as sb
 
-        net = sb.get_simbench_net("1-MV-rural--0-sw")
-        # as delivered, the two parallel HV/MV transformers and both bus couplers form a loop;
-        # open the MV coupler (switch 5) so that the heuristic has a radial start
-        net.switch.at[5, "closed"] = False
-        out.append(("SimBench 1-MV-rural--0-sw (MV coupler open)", net,
-                    ReconfigureOptions(milp=MilpOptions(time_limit_s=60.0, max_rounds=2))))
-    return out
+    code = SIMBENCH[name]
+    net = sb.get_simbench_net(code)
+    label = f"SimBench {code}"
+    if name in ("semiurb", "rural"):
+        net.switch.at[5, "closed"] = False  # MV bus coupler: the parallel transformers split
+        label += " (MV coupler open)"
+    return label, net
+
+
+def _run(method: Callable[[pp.pandapowerNet], NetReconfiguration], net: pp.pandapowerNet
+         ) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    res = method(net)
+    seconds = time.perf_counter() - t0
+    return {**res.summary(), "seconds": seconds, "method_seconds": res.seconds}
+
+
+METHODS: dict[str, Callable[[pp.pandapowerNet], NetReconfiguration]] = {
+    GRIDOPT: reconfigure, PEER: branch_exchange_heuristic}
+
+
+def bench_system(name: str, repeats: int) -> dict[str, Any]:
+    label, net = load_system(name)
+    pp.runpp(net, numba=True)  # numba JIT for both methods
+    warmup = {m: _run(f, net) for m, f in METHODS.items()}
+    runs = []
+    for r in range(repeats):
+        order = [GRIDOPT, PEER] if r % 2 == 0 else [PEER, GRIDOPT]
+        run: dict[str, Any] = {"order": order, "load_average": list(os.getloadavg())}
+        for m in order:
+            run[m] = _run(METHODS[m], net)
+            print(f"{label} repeat {r} {m}: {run[m]['losses_kw_after']:.2f} kW, "
+                  f"{run[m]['seconds']:.2f} s", flush=True)
+        runs.append(run)
+    return {"name": label, "system": name, "warmup": warmup, "repeats": runs}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--case118zh", action="store_true", help="include MATPOWER case118zh")
-    parser.add_argument("--simbench", action="store_true", help="include a SimBench MV grid")
-    parser.add_argument("--only-simbench", action="store_true", help="skip case33bw")
-    parser.add_argument("--out", type=Path, help="write the markdown table here (atomically)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--systems", default="case33bw,case118zh,semiurb,urban,rural",
+                        help="comma-separated: case33bw, case118zh, semiurb, urban, rural")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only; leave docs/benchmarks untouched")
     args = parser.parse_args()
-    rows = []
-    todo = cases(args.case118zh and not args.only_simbench, args.simbench or args.only_simbench)
-    if args.only_simbench:
-        todo = todo[1:]
-    for name, net, options in todo:
-        g = reconfigure(net, options=options)
-        rows.append(_row(name, "gridopt MILP + AC exchange", g))
-        h = branch_exchange_heuristic(net, options=options)
-        rows.append(_row(name, "branch exchange (pandapower)", h))
-        print(rows[-2])
-        print(rows[-1])
-    text = "\n".join([
-        "# Reconfiguration benchmark",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs; "
-        f"pandapower {pp.__version__}, numba {'on' if NUMBA else 'not installed'}; HiGHS 1 thread.",
-        "Losses are pandapower AC losses (kW); `pf` = number of `pandapower.runpp` calls; "
-        "`rounds` = MILP solves of the successive loss linearisation; `gap` = relative MIP gap "
-        "HiGHS proved in the last round; `moves` = improving branch exchanges.",
-        "",
-        "| network | method | losses before | losses after | vmin after | open lines | pf "
-        "| rounds | gap | moves | MILP s | total s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
-    if args.out:
-        fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=args.out.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.out)
+    mach = machine()
+    started = dt.datetime.now(dt.UTC).isoformat()
+    systems = [bench_system(s.strip(), args.repeats) for s in args.systems.split(",")
+               if s.strip()]
+    mach["load_average_end"] = list(os.getloadavg())
+    mach["versions"] = versions()
+    report = {"command": sys.argv[1:], "started": started, "machine": mach,
+              "repeats": args.repeats, "systems": systems}
+    text = markdown(report)
     print(text)
+    if args.no_write:
+        return
+    out = REPO / "docs" / "benchmarks"
+    write_atomic(out / "reconfigure.json", json.dumps(report, indent=1, default=str) + "\n")
+    write_atomic(out / "reconfigure.md", text)
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "collect.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ write-back of the chosen configuration into a copy of the pandapower net.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import xarray as xr
@@ -46,7 +46,7 @@ class NetReconfiguration(ReconfigurationResult):
     """A :class:`ReconfigurationResult` with ``net``: a deep copy of the input pandapower net
     with the chosen configuration applied (the input is never modified)."""
 
-    net: pandapowerNet
+    net: pandapowerNet = field(kw_only=True)
 
 
 def prepare(net: pandapowerNet, profiles: xr.Dataset | None, options: ReconfigureOptions

@@ -86,6 +86,9 @@ def test_cli_json_with_json_network_and_profiles(tmp_path: Path,
     assert 0.0 <= out["milp_gap"] <= 1e-4  # MilpOptions.mip_rel_gap
     assert 0.0 <= out["milp_loss_model_gap"] <= 5e-3  # MilpOptions.objective_tolerance
     assert out["local_search_exchanges"] >= 0
+    assert out["branch_exchange_moves"] >= 0 and out["fast_power_flows"] > 0
+    assert out["milp_time_limit_s"] == pytest.approx(1.0)  # auto: 1 s floor on a small feeder
+    assert out["local_search_start"] in ("milp", "search")
 
 
 def test_cli_bad_input_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,4 +123,17 @@ def test_cli_milp_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     ok = _parser().parse_args(["reconfigure", str(net_path), "--milp-time-limit", "30",
                                "--json"])
     assert ok.func(ok) == 0
-    assert json.loads(capsys.readouterr().out)["radial"] is True
+    out = json.loads(capsys.readouterr().out)
+    assert out["radial"] is True
+    assert out["milp_time_limit_s"] == pytest.approx(30.0)
+
+
+def test_cli_text_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = random_meshed_net(2)
+    net_path = tmp_path / "net.json"
+    pp.to_json(net, str(net_path))
+    args = _parser().parse_args(["reconfigure", str(net_path), "--no-warm-start"])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "round(s)" in text and "AC exchange(s)" in text
+    assert "radial          yes" in text

@@ -7,13 +7,19 @@ a pandapower net. Pipeline of :func:`reconfigure`:
 
 1. :func:`~gridopt.opf.switching.topology.build_switching_graph`: switchable graph, input checks
    (island without supply, fixed loops -> :class:`~gridopt.errors.InputError`).
-2. :func:`~gridopt.opf.switching.milp.solve_reconfiguration`: one radial configuration
-   minimising the LinDistFlow energy losses over all periods (HiGHS).
-3. :func:`~gridopt.opf.switching.exchange.branch_exchange` from the MILP's configuration, by AC
-   power flows: the answer is AC-optimal among its branch-exchange neighbours.
+2. Fast heuristics on the fast power flow (:class:`~gridopt.opf.switching.sweep.RadialSweep`,
+   :mod:`~gridopt.opf.switching.fastsearch`): branch exchange from the present configuration,
+   sequential opening from the meshed network, an iterated exchange from the better one.
+3. :func:`~gridopt.opf.switching.milp.solve_reconfiguration`: one radial configuration
+   minimising the LinDistFlow energy losses over all periods (HiGHS), started from step 2's
+   answer, within a time budget; its gap is reported.
+4. AC: the MILP's answer (after a fast exchange) and step 2's are run in AC; from the better one
+   :func:`~gridopt.opf.switching.exchange.screened_exchange` makes AC branch exchanges among the
+   neighbours the fast flow does not rule out: the answer is AC-optimal among them.
 
-:func:`branch_exchange_heuristic` runs step 3 alone from the present configuration (the way
-users solve the problem today); the benchmark compares both.
+:func:`branch_exchange_heuristic` is the AC branch exchange alone from the present
+configuration, every neighbour in AC (the way users solve the problem today); the benchmark
+compares both.
 """
 
 from __future__ import annotations
@@ -36,8 +42,14 @@ from gridopt.opf.switching.evaluation import (
     configuration_of,
     open_elements,
 )
-from gridopt.opf.switching.exchange import branch_exchange, switching_operations
+from gridopt.opf.switching.exchange import (
+    branch_exchange,
+    screened_exchange,
+    switching_operations,
+)
+from gridopt.opf.switching.fastsearch import loop_exchange, loop_opening, perturbed_exchange
 from gridopt.opf.switching.milp import MilpOptions, MilpResult, solve_reconfiguration
+from gridopt.opf.switching.sweep import RadialSweep
 from gridopt.opf.switching.topology import SwitchableSpec, SwitchingGraph, is_radial
 
 logger = logging.getLogger(__name__)
@@ -59,6 +71,18 @@ class ReconfigureOptions:
         Time after which the local search stops at the end of its sweep.
     milp
         MILP options (its ``max_switching`` is overridden by the field above).
+    screen_margin
+        AC local search: neighbours whose fast-power-flow losses exceed the present
+        configuration's by more than this fraction are not run in AC
+        (:func:`~gridopt.opf.switching.exchange.screened_exchange`; ``inf``: all are).
+    warm_start
+        Run the fast heuristics first (branch exchange from the present configuration,
+        sequential opening from the meshed network, :mod:`~gridopt.opf.switching.fastsearch`)
+        and hand the best answer to the MILP as its first incumbent.
+    kicks
+        Perturbations of the iterated branch exchange that refines the best fast answer
+        (:func:`~gridopt.opf.switching.fastsearch.perturbed_exchange`); ``None``: one per
+        open edge of the configuration (one per independent loop).
     """
 
     switchable: SwitchableSpec = field(default_factory=SwitchableSpec)
@@ -66,6 +90,9 @@ class ReconfigureOptions:
     local_search: bool = True
     local_search_time_limit_s: float = 600.0
     milp: MilpOptions = field(default_factory=MilpOptions)
+    screen_margin: float = 2e-3
+    warm_start: bool = True
+    kicks: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +125,15 @@ class ReconfigurationResult:
     power_flows
         Number of AC power flows run.
     exchanges
-        Improving branch exchanges made by the local search.
+        Improving branch exchanges made by the AC local search.
+    sweep_moves
+        Improving exchanges of the fast-power-flow branch exchange (from the present
+        configuration and from the MILP's answer).
+    sweep_flows
+        Fast power flows run.
+    start
+        Which start the AC local search began from: ``"milp"`` (the MILP's answer after a fast
+        branch exchange) or ``"search"`` (the fast heuristics' answer, the MILP's start).
     """
 
     configuration: Configuration
@@ -117,6 +152,9 @@ class ReconfigurationResult:
     ac_seconds: float
     power_flows: int
     exchanges: int
+    sweep_moves: int = 0
+    sweep_flows: int = 0
+    start: str = "milp"
 
     @property
     def hours(self) -> float:
@@ -159,7 +197,11 @@ class ReconfigurationResult:
             "milp_status": self.milp.report.status.value if self.milp else None,
             "milp_gap": self.milp.mip_gap if self.milp else None,
             "milp_loss_model_gap": self.milp.loss_model_gap if self.milp else None,
+            "milp_time_limit_s": self.milp.time_limit_s if self.milp else None,
             "local_search_exchanges": self.exchanges,
+            "branch_exchange_moves": self.sweep_moves,
+            "fast_power_flows": self.sweep_flows,
+            "local_search_start": self.start,
             "power_flows": self.power_flows,
             "milp_seconds": self.milp_seconds,
             "ac_seconds": self.ac_seconds,
@@ -177,6 +219,7 @@ def _finish(
     t0: float,
     milp_seconds: float,
     exchanges: int,
+    extra: dict[str, object] | None = None,
 ) -> ReconfigurationResult:
     graph = evaluator.graph
     radial = is_radial(graph, closed)
@@ -202,6 +245,7 @@ def _finish(
         ac_seconds=evaluator.seconds,
         power_flows=evaluator.runs,
         exchanges=exchanges,
+        **(extra or {}),  # type: ignore[arg-type]
     )
 
 
@@ -247,22 +291,51 @@ def reconfigure(
     t0 = time.perf_counter()
     graph = evaluator.graph
     before = evaluator.evaluate_net_as_is()
+    sweep = RadialSweep(model, graph, evaluator.demand)
+    closed0 = np.asarray(graph.closed0, dtype=bool)
+    starts: dict[str, BoolArray] = {}
+    moves = 0
+    if options.warm_start and is_radial(graph, closed0):
+        found = loop_exchange(sweep, closed0, options.max_switching)
+        starts["exchange" if found.moves else "present"] = found.closed
+        moves += found.moves
+    opening = loop_opening(sweep) if options.warm_start and options.max_switching is None else None
+    if opening is not None:
+        found = loop_exchange(sweep, opening.closed)
+        starts["opening"] = found.closed
+        moves += found.moves
+    if starts:  # the best start, perturbed: the MILP's start
+        name, closed = min(starts.items(), key=lambda kv: sweep.evaluate(kv[1]).key())
+        kicks = options.kicks if options.kicks is not None else int(np.sum(~closed))
+        found = perturbed_exchange(sweep, closed, options.max_switching, kicks=kicks)
+        moves += found.moves
+        starts = {"search": found.closed}  # no worse than the other starts
     p_mw, q_mvar = node_demand(evaluator.demand, graph.node_buses)
     milp_options = MilpOptions(**{**options.milp.__dict__, "max_switching": options.max_switching})
     t_milp = time.perf_counter()
-    milp = solve_reconfiguration(graph, p_mw, q_mvar, evaluator.demand.period_hours, milp_options)
+    start = starts.get("search")
+    milp = solve_reconfiguration(graph, p_mw, q_mvar, evaluator.demand.period_hours, milp_options,
+                                 start=start,
+                                 start_flows=None if start is None else sweep.flows(start))
     milp_seconds = time.perf_counter() - t_milp
-    logger.info("MILP: %d rounds, %.2f s, model losses %.6g MWh", milp.rounds, milp_seconds,
-                milp.losses_mwh)
-    closed = milp.closed
+    logger.info("MILP: %d rounds, %.2f s, model losses %.6g MWh, gap %s", milp.rounds,
+                milp_seconds, milp.losses_mwh, milp.mip_gap)
+    found = loop_exchange(sweep, milp.closed, options.max_switching)
+    moves += found.moves
+    starts = {"milp": found.closed, **starts}
+    # the candidates in AC (one power flow each); the AC search starts from the best
+    name, closed = min(starts.items(), key=lambda kv: evaluator.evaluate(kv[1]).key())
     exchanges = 0
     if options.local_search:
-        search = branch_exchange(evaluator, closed, options.max_switching,
-                                 time_limit_s=options.local_search_time_limit_s)
+        search = screened_exchange(evaluator, sweep, closed, options.max_switching,
+                                   screen_margin=options.screen_margin,
+                                   time_limit_s=options.local_search_time_limit_s)
         closed, after, exchanges = search.closed, search.evaluation, search.exchanges
     else:
         after = evaluator.evaluate(closed)
-    return _finish(model, evaluator, closed, before, after, milp, t0, milp_seconds, exchanges)
+    extra = {"sweep_moves": moves, "sweep_flows": sweep.evaluations, "start": name}
+    return _finish(model, evaluator, closed, before, after, milp, t0, milp_seconds, exchanges,
+                   extra)
 
 
 def branch_exchange_heuristic(

@@ -52,27 +52,36 @@ operations relative to the present state :math:`\alpha^0`:
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.base.constraint import ConstraintData
 
 from gridopt.errors import InfeasibleError, SolverError
 from gridopt.network.case import BoolArray, FloatArray
-from gridopt.opf.switching.reduction import series_chains
+from gridopt.opf.switching.formulation import (
+    FlowComponent,
+    declare_chain_cuts,
+    declare_flow_direction,
+    declare_limits,
+    declare_loss_cuts,
+    declare_parent_child,
+    declare_power_flow,
+    declare_radiality,
+    declare_switching_limit,
+    start_cuts,
+    start_values,
+    tangent,
+)
 from gridopt.opf.switching.topology import SwitchingGraph
 from gridopt.solvers.highs import HighsOptions, HighsSolver
+from gridopt.solvers.highs_start import set_mip_start
 from gridopt.solvers.status import SolverReport, SolveStatus
 
 logger = logging.getLogger(__name__)
 
-#: Physical bounds of the squared voltage variable (0.5 .. 1.5 pu).
-V2_MIN, V2_MAX = 0.25, 2.25
-#: Directions of the thermal-limit polygon.
-N_POLYGON = 12
 #: Factor on the objective. Losses in model per unit are ~1e-3 per hour; HiGHS's absolute
 #: tolerances (1e-6: MIP gap, node pruning) would then let a solve end "optimal" with a relative
 #: gap of 1e-3 on a small feeder. Scaled, ``mip_rel_gap`` is the gap HiGHS proves.
@@ -102,7 +111,8 @@ class MilpOptions:
     mip_rel_gap
         Relative MIP gap handed to HiGHS.
     time_limit_s
-        Wall-time limit of each HiGHS call.
+        Wall-time limit of all HiGHS calls together (the rounds share it; a round that finds
+        nothing better keeps the previous answer). ``None``: :func:`auto_time_limit`.
     fix_bridges
         Fix the binaries of bridge edges to closed (:func:`~gridopt.opf.switching.reduction.
         bridge_edges`); off only to measure or test the reduction.
@@ -120,7 +130,7 @@ class MilpOptions:
     max_rounds: int = 8
     violation_penalty: float = 100.0
     mip_rel_gap: float = 1e-4
-    time_limit_s: float = 300.0
+    time_limit_s: float | None = None
     fix_bridges: bool = True
     chain_cuts: bool = False
 
@@ -151,6 +161,8 @@ class MilpResult:
         Relative error of the loss model at the solution: ``(exact - proxy) / exact`` with
         ``proxy`` the tangent-cut losses and ``exact`` ``sum r (P^2 + Q^2)`` of the last round
         (0 when the successive linearisation converged).
+    time_limit_s
+        The time budget the rounds shared.
     """
 
     closed: BoolArray
@@ -161,238 +173,11 @@ class MilpResult:
     build_seconds: float
     mip_gap: float | None = None
     loss_model_gap: float = 0.0
+    time_limit_s: float | None = None
 
 
 def _model_base(p_mw: FloatArray, q_mvar: FloatArray) -> float:
     return float(max(np.max(np.abs(p_mw).sum(axis=1) + np.abs(q_mvar).sum(axis=1)), 1e-3))
-
-
-def declare_radiality(m: pyo.ConcreteModel, graph: SwitchingGraph,
-                      fix_bridges: bool = True) -> None:
-    """Single-commodity flow spanning-tree constraints (see module docstring); with
-    ``fix_bridges`` the binaries of bridges (``graph.must_close``) are fixed to 1."""
-    n = graph.n_node
-    roots = set(int(r) for r in graph.root_nodes)
-    sw = [e for e in range(graph.n_edge) if graph.switchable[e]]
-    m.alpha = pyo.Var(sw, domain=pyo.Binary)
-    for e in sw:
-        if fix_bridges and graph.must_close[e]:  # bridges: closed in every spanning tree
-            m.alpha[e].fix(1)
-    m.k = pyo.Var(range(graph.n_edge), bounds=(-n, n))
-    m.tree_count = pyo.Constraint(
-        expr=sum(m.alpha[e] for e in sw) == graph.n_tree_edges() - int((~graph.switchable).sum())
-    )
-    m.k_up = pyo.Constraint(sw, rule=lambda m, e: m.k[e] <= n * m.alpha[e])
-    m.k_lo = pyo.Constraint(sw, rule=lambda m, e: m.k[e] >= -n * m.alpha[e])
-    inc: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-    for e in range(graph.n_edge):
-        inc[int(graph.edge_from[e])].append((e, -1))
-        inc[int(graph.edge_to[e])].append((e, 1))
-    non_roots = [i for i in range(n) if i not in roots]
-    m.k_balance = pyo.Constraint(
-        non_roots, rule=lambda m, i: sum(s * m.k[e] for e, s in inc[i]) == 1
-    )
-
-
-def declare_chain_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph) -> int:
-    r"""At most one open switchable edge per series chain; returns the number of cuts.
-
-    .. math:: \sum_{e \in chain,\, e \text{ switchable}} (1 - \alpha_e) \le 1
-
-    for each chain of :func:`~gridopt.opf.switching.reduction.series_chains` with two or more
-    switchable edges: two open edges of a chain would cut off the nodes between them.
-    """
-    chains = series_chains(graph.n_node, graph.edge_from, graph.edge_to, graph.root_nodes,
-                           graph.must_close)
-    rows = [[e for e in chain if graph.switchable[e]] for chain in chains]
-    rows = [row for row in rows if len(row) >= 2]
-    m.chain_cut = pyo.Constraint(
-        range(len(rows)), rule=lambda m, c: sum(1 - m.alpha[e] for e in rows[c]) <= 1)
-    return len(rows)
-
-
-def declare_parent_child(m: pyo.ConcreteModel, graph: SwitchingGraph) -> None:
-    r"""Orientation binaries: every non-supply node has exactly one parent.
-
-    .. math::
-        \beta^{f}_e + \beta^{t}_e = \alpha_e, \qquad
-        \sum_{e: \to n} \beta^{f}_e + \sum_{e: n \to} \beta^{t}_e = 1 \;(n \notin roots),
-        \; = 0 \;(n \in roots)
-
-    (:math:`\beta^f_e = 1`: the from-node is the parent). Redundant with the single-commodity
-    flow for integer points, these set-partitioning rows give HiGHS cliques to propagate and
-    branch on, and, with :func:`declare_flow_direction`, a much tighter relaxation.
-    """
-    edges = range(graph.n_edge)
-    roots = set(int(r) for r in graph.root_nodes)
-    m.beta_f = pyo.Var(edges, domain=pyo.Binary)
-    m.beta_t = pyo.Var(edges, domain=pyo.Binary)
-    m.orient = pyo.Constraint(
-        edges, rule=lambda m, e: m.beta_f[e] + m.beta_t[e] == _alpha(m, graph, e))
-    parents: list[list[pyo.Var]] = [[] for _ in range(graph.n_node)]
-    for e in edges:
-        parents[int(graph.edge_to[e])].append(m.beta_f[e])
-        parents[int(graph.edge_from[e])].append(m.beta_t[e])
-    m.one_parent = pyo.Constraint(
-        range(graph.n_node),
-        rule=lambda m, n: sum(parents[n]) == (0 if n in roots else 1))
-
-
-def declare_flow_direction(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int,
-                           flow_max: float) -> None:
-    """Active power flows from parent to child: ``-F beta_t <= P_e <= F beta_f``.
-
-    Valid only when no node has net generation in any period (every subtree then draws power
-    from its parent); :func:`build_model` declares it only in that case.
-    """
-    edges = range(graph.n_edge)
-    periods = range(n_t)
-    m.dir_up = pyo.Constraint(edges, periods,
-                              rule=lambda m, e, t: m.P[e, t] <= flow_max * m.beta_f[e])
-    m.dir_lo = pyo.Constraint(edges, periods,
-                              rule=lambda m, e, t: m.P[e, t] >= -flow_max * m.beta_t[e])
-
-
-def _alpha(m: pyo.ConcreteModel, graph: SwitchingGraph, e: int) -> pyo.Expression | float:
-    return m.alpha[e] if graph.switchable[e] else 1.0
-
-
-def declare_power_flow(
-    m: pyo.ConcreteModel,
-    graph: SwitchingGraph,
-    p_pu: FloatArray,
-    q_pu: FloatArray,
-    r: FloatArray,
-    x: FloatArray,
-    flow_max: float,
-) -> None:
-    """LinDistFlow balances and voltage drops with big-M on switchable edges only."""
-    n_t, n = p_pu.shape
-    edges = range(graph.n_edge)
-    periods = range(n_t)
-    roots = {int(rn): float(vm) for rn, vm in zip(graph.root_nodes, graph.root_vm_pu, strict=True)}
-    m.P = pyo.Var(edges, periods, bounds=(-flow_max, flow_max))
-    m.Q = pyo.Var(edges, periods, bounds=(-flow_max, flow_max))
-    m.lp = pyo.Var(edges, periods, bounds=(0.0, flow_max**2))
-    m.lq = pyo.Var(edges, periods, bounds=(0.0, flow_max**2))
-    m.v = pyo.Var(range(n), periods, bounds=(V2_MIN, V2_MAX))
-    m.g_p = pyo.Var(list(roots), periods)
-    m.g_q = pyo.Var(list(roots), periods)
-    for rn, vm in roots.items():
-        for t in periods:
-            m.v[rn, t].fix(vm**2)
-
-    out_edges: list[list[int]] = [[] for _ in range(n)]
-    in_edges: list[list[int]] = [[] for _ in range(n)]
-    for e in edges:
-        out_edges[int(graph.edge_from[e])].append(e)
-        in_edges[int(graph.edge_to[e])].append(e)
-
-    def p_bal(m: pyo.ConcreteModel, i: int, t: int) -> pyo.Expression:
-        lhs = (sum(m.P[e, t] for e in out_edges[i])
-               + sum(r[e] * (m.lp[e, t] + m.lq[e, t]) - m.P[e, t] for e in in_edges[i])
-               + float(p_pu[t, i]))
-        return lhs == (m.g_p[i, t] if i in roots else 0.0)
-
-    def q_bal(m: pyo.ConcreteModel, i: int, t: int) -> pyo.Expression:
-        lhs = (sum(m.Q[e, t] for e in out_edges[i])
-               + sum(x[e] * (m.lp[e, t] + m.lq[e, t]) - m.Q[e, t] for e in in_edges[i])
-               + float(q_pu[t, i]))
-        return lhs == (m.g_q[i, t] if i in roots else 0.0)
-
-    m.p_balance = pyo.Constraint(range(n), periods, rule=p_bal)
-    m.q_balance = pyo.Constraint(range(n), periods, rule=q_bal)
-
-    inv_tap2 = 1.0 / np.asarray(graph.tap_ratio, dtype=float) ** 2
-
-    def drop(m: pyo.ConcreteModel, e: int, t: int) -> pyo.Expression:
-        i, j = int(graph.edge_from[e]), int(graph.edge_to[e])
-        return (m.v[j, t] - float(inv_tap2[e]) * m.v[i, t]
-                + 2 * (r[e] * m.P[e, t] + x[e] * m.Q[e, t])
-                - (r[e] ** 2 + x[e] ** 2) * (m.lp[e, t] + m.lq[e, t]))
-
-    fixed = [e for e in edges if not graph.switchable[e]]
-    sw = [e for e in edges if graph.switchable[e]]
-    m.v_drop_fixed = pyo.Constraint(fixed, periods, rule=lambda m, e, t: drop(m, e, t) == 0)
-    big_m = {e: max(V2_MAX - V2_MIN * inv_tap2[e], V2_MAX * inv_tap2[e] - V2_MIN)
-             + 2 * (abs(r[e]) + abs(x[e])) * flow_max
-             + (r[e] ** 2 + x[e] ** 2) * 2 * flow_max**2 for e in sw}
-    m.v_drop_up = pyo.Constraint(
-        sw, periods, rule=lambda m, e, t: drop(m, e, t) <= big_m[e] * (1 - m.alpha[e]))
-    m.v_drop_lo = pyo.Constraint(
-        sw, periods, rule=lambda m, e, t: drop(m, e, t) >= -big_m[e] * (1 - m.alpha[e]))
-    m.p_up = pyo.Constraint(sw, periods, rule=lambda m, e, t: m.P[e, t] <= flow_max * m.alpha[e])
-    m.p_lo = pyo.Constraint(sw, periods, rule=lambda m, e, t: m.P[e, t] >= -flow_max * m.alpha[e])
-    m.q_up = pyo.Constraint(sw, periods, rule=lambda m, e, t: m.Q[e, t] <= flow_max * m.alpha[e])
-    m.q_lo = pyo.Constraint(sw, periods, rule=lambda m, e, t: m.Q[e, t] >= -flow_max * m.alpha[e])
-
-
-def declare_limits(
-    m: pyo.ConcreteModel, graph: SwitchingGraph, smax: FloatArray, n_t: int
-) -> None:
-    """Soft voltage limits on every node and a soft 12-gon thermal limit on rated edges."""
-    periods = range(n_t)
-    nodes = range(graph.n_node)
-    m.sv_lo = pyo.Var(nodes, periods, bounds=(0.0, None))
-    m.sv_hi = pyo.Var(nodes, periods, bounds=(0.0, None))
-    vmin2 = np.clip(np.asarray(graph.vmin_pu), 0.0, None) ** 2
-    vmax2 = np.asarray(graph.vmax_pu) ** 2
-    m.v_min = pyo.Constraint(nodes, periods,
-                             rule=lambda m, i, t: m.v[i, t] + m.sv_lo[i, t] >= float(vmin2[i]))
-    m.v_max = pyo.Constraint(nodes, periods,
-                             rule=lambda m, i, t: m.v[i, t] - m.sv_hi[i, t] <= float(vmax2[i]))
-    rated = [e for e in range(graph.n_edge) if math.isfinite(smax[e])]
-    m.s_slack = pyo.Var(rated, periods, bounds=(0.0, None))
-    angles = [2 * math.pi * k / N_POLYGON for k in range(N_POLYGON)]
-    m.thermal = pyo.Constraint(
-        rated, periods, range(N_POLYGON),
-        rule=lambda m, e, t, k: math.cos(angles[k]) * m.P[e, t] + math.sin(angles[k]) * m.Q[e, t]
-        <= float(smax[e]) + m.s_slack[e, t],
-    )
-
-
-class FlowComponent(Enum):
-    """Which flow a loss tangent bounds: ``l_p >= P^2`` or ``l_q >= Q^2``."""
-
-    ACTIVE = "P"
-    REACTIVE = "Q"
-
-
-def _tangent(m: pyo.ConcreteModel, graph: SwitchingGraph, var: FlowComponent, e: int, t: int,
-             a: float) -> pyo.Expression:
-    """Perspective tangent of ``y^2`` at ``a``: ``l >= 2 a y - a^2 alpha`` (``alpha = 1`` if fixed).
-
-    For a closed edge it is the ordinary tangent; for an open one (``y = 0``) it reduces to
-    ``l >= 0``; for a fractional ``alpha`` in the LP relaxation it is the tangent of the
-    perspective ``y^2 / alpha``, much tighter than ``2 a y - a^2`` (Frangioni and Gentile,
-    Math. Program. 106, 2006).
-    """
-    active = var is FlowComponent.ACTIVE
-    loss = m.lp[e, t] if active else m.lq[e, t]
-    flow = m.P[e, t] if active else m.Q[e, t]
-    return loss >= 2 * a * flow - a * a * _alpha(m, graph, e)
-
-
-def declare_loss_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int,
-                      flow_max: float, levels: int) -> None:
-    """Initial perspective tangent cuts of P^2 and Q^2 at ``+-F 2^-k`` (``k < levels``)."""
-    m.cuts = pyo.ConstraintList()
-    points = [s * flow_max * 2.0**-k for k in range(levels) for s in (1.0, -1.0)]
-    for e in range(graph.n_edge):
-        for t in range(n_t):
-            for a in points:
-                m.cuts.add(_tangent(m, graph, FlowComponent.ACTIVE, e, t, a))
-                m.cuts.add(_tangent(m, graph, FlowComponent.REACTIVE, e, t, a))
-
-
-def declare_switching_limit(m: pyo.ConcreteModel, graph: SwitchingGraph,
-                            max_switching: int) -> None:
-    """At most ``max_switching`` switchable edges change state relative to ``closed0``."""
-    sw = [e for e in range(graph.n_edge) if graph.switchable[e]]
-    m.switching = pyo.Constraint(
-        expr=sum((1 - m.alpha[e]) if graph.closed0[e] else m.alpha[e] for e in sw)
-        <= max_switching
-    )
 
 
 def build_model(
@@ -447,6 +232,9 @@ def solve_reconfiguration(
     q_mvar: FloatArray,
     period_hours: FloatArray,
     options: MilpOptions | None = None,
+    start: BoolArray | None = None,
+    start_flows: tuple[FloatArray, FloatArray] | None = None,
+    local_branching: int | None = None,
 ) -> MilpResult:
     """Choose the loss-minimising radial configuration for node demand ``(T, n_node)``.
 
@@ -460,6 +248,17 @@ def solve_reconfiguration(
         Duration of each period (energy weights), shape ``(T,)``.
     options
         MILP options.
+    start
+        A radial configuration handed to HiGHS as the first incumbent of every round
+        (:func:`~gridopt.solvers.highs_start.set_mip_start`), e.g. a branch-exchange answer.
+    start_flows
+        Its AC flows ``(p_mw, q_mvar)`` per edge and period (``(n_edge, T)``, from the ``from``
+        end): loss tangents at them are added before the first round, so that the loss model
+        is already exact near the start (fewer successive-linearisation rounds).
+    local_branching
+        Search only configurations that differ from ``start`` in at most this many switchable
+        edges (a local-branching neighbourhood, Fischetti and Lodi, Math. Program. 98, 2003):
+        a heuristic, whose gap is relative to that neighbourhood only.
 
     Returns
     -------
@@ -475,17 +274,26 @@ def solve_reconfiguration(
     options = options or MilpOptions()
     t0 = time.perf_counter()
     m, s_base, _ = build_model(graph, p_mw, q_mvar, period_hours, options)
+    if start_flows is not None:
+        start_cuts(m, graph, start_flows, s_base)
+    if local_branching is not None and start is not None:
+        declare_switching_limit(m, graph, local_branching, start, name="local_branching")
     build_s = time.perf_counter() - t0
     # HiGHS's sub-MIP heuristics (RINS/RENS) and restarts cost most of the time on these models
     # while the tree search finds the incumbent quickly: switch them off. Cuts are added to the
     # model between rounds, so the adapter scans for new rows (no structure_fixed).
-    solver = HighsSolver(HighsOptions(
+    budget_s = options.time_limit_s if options.time_limit_s is not None else auto_time_limit(
+        graph)
+    highs_options = HighsOptions(
         threads=1,
-        time_limit_seconds=options.time_limit_s,
+        time_limit_seconds=budget_s,
         mip_rel_gap=options.mip_rel_gap,
         extra=(("mip_heuristic_run_rins", False), ("mip_heuristic_run_rens", False),
                ("mip_heuristic_run_root_reduced_cost", False), ("mip_allow_restart", False)),
-    ))
+    )
+    solver = HighsSolver(highs_options, manual_updates=True)
+    solver.load(m)
+    mip_start = start_values(m, graph, start) if start is not None else None
     total_s = 0.0
     n_t = p_mw.shape[0]
     rounds = 0
@@ -496,6 +304,16 @@ def solve_reconfiguration(
     loss_model_gap = 0.0
     for rounds in range(1, options.max_rounds + 1):
         t_round = time.perf_counter()
+        left_s = budget_s - total_s
+        if rounds > 1 and left_s <= 0.05 * budget_s:
+            logger.info("reconfiguration MILP: time budget %.3g s used after %d rounds",
+                        budget_s, rounds - 1)
+            status, message = SolveStatus.NOT_CONVERGED, "time budget used"
+            rounds -= 1
+            break
+        solver.options = replace(highs_options, time_limit_seconds=left_s)
+        if mip_start is not None:
+            set_mip_start(solver, *mip_start)
         outcome = solver.solve(m)
         total_s += time.perf_counter() - t_round
         if outcome.objective is None and incumbent:
@@ -521,7 +339,10 @@ def solve_reconfiguration(
         proxy, exact = _loss_proxy_and_exact(m, graph, n_t)
         converged = exact - proxy <= options.objective_tolerance * max(exact, 1e-12)
         loss_model_gap = max(exact - proxy, 0.0) / exact if exact > 0 else 0.0
-        added = 0 if converged else _refine_cuts(m, graph, n_t, options.cut_tolerance)
+        new_cuts = [] if converged else _refine_cuts(m, graph, n_t, options.cut_tolerance)
+        if new_cuts:
+            solver.add_constraints(new_cuts)
+        added = len(new_cuts)
         logger.info("reconfiguration MILP round %d: objective %.6g, gap %s, %d new cuts, %.2f s",
                     rounds, pyo.value(m.obj), mip_gap, added, time.perf_counter() - t_round)
         if added == 0 or config == previous:
@@ -552,7 +373,7 @@ def solve_reconfiguration(
                       + sum(pyo.value(v) for v in m.s_slack.values()))
     return MilpResult(closed=closed, losses_mwh=float(losses), violation=violation,
                       rounds=rounds, report=report, build_seconds=build_s, mip_gap=mip_gap,
-                      loss_model_gap=loss_model_gap)
+                      loss_model_gap=loss_model_gap, time_limit_s=budget_s)
 
 
 def _loss_proxy_and_exact(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int
@@ -568,17 +389,27 @@ def _loss_proxy_and_exact(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int
     return proxy, exact
 
 
-def _refine_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int, tol: float) -> int:
-    """Add tangents at the solution's flows where the loss proxy is too low; count them."""
-    added = 0
+def _refine_cuts(m: pyo.ConcreteModel, graph: SwitchingGraph, n_t: int, tol: float
+                 ) -> list[ConstraintData]:
+    """Add tangents at the solution's flows where the loss proxy is too low; return them."""
+    added: list[ConstraintData] = []
     for e in range(graph.n_edge):
         for t in range(n_t):
             p = float(pyo.value(m.P[e, t]))
             q = float(pyo.value(m.Q[e, t]))
             if pyo.value(m.lp[e, t]) < p * p * (1 - tol) - 1e-9:
-                m.cuts.add(_tangent(m, graph, FlowComponent.ACTIVE, e, t, p))
-                added += 1
+                added.append(m.cuts.add(tangent(m, graph, FlowComponent.ACTIVE, e, t, p)))
             if pyo.value(m.lq[e, t]) < q * q * (1 - tol) - 1e-9:
-                m.cuts.add(_tangent(m, graph, FlowComponent.REACTIVE, e, t, q))
-                added += 1
+                added.append(m.cuts.add(tangent(m, graph, FlowComponent.REACTIVE, e, t, q)))
     return added
+
+
+def auto_time_limit(graph: SwitchingGraph) -> float:
+    """MILP time budget scaled to the network: 0.02 s per free binary, within 1 .. 30 s.
+
+    About what HiGHS needs to prove case33bw (35 free binaries) optimal, and the part of a
+    5 s budget left to a 100-200-bus group after the branch exchange and the AC check; the
+    remaining gap is reported when it does not close.
+    """
+    free = int(np.sum(np.asarray(graph.switchable) & ~np.asarray(graph.must_close)))
+    return float(min(max(0.02 * free, 1.0), 30.0))
