@@ -223,8 +223,8 @@ def publish(path: Path, manifest: Manifest) -> None:
     current_tmp = path / f".{CURRENT}.{uuid.uuid4().hex}.tmp"
     current_tmp.write_text(name + "\n", encoding="utf-8")
     _fsync_file(current_tmp)
-    for d in (path / PARTS, path / QUARANTINE, path / MANIFESTS):
-        _fsync_dir(d)
+    for folder in (PARTS, QUARANTINE, MANIFESTS):
+        _fsync_dir(path / folder)
     os.replace(current_tmp, path / CURRENT)
     _fsync_dir(path)
 
