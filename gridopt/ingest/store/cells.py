@@ -84,7 +84,7 @@ def read_parts(files: Sequence[str], meters: Sequence[str] | None = None,
         t = pq.read_table(f, schema=SCHEMA)
         mask = None
         if meters is not None:
-            mask = pc.is_in(t.column(METER), value_set=pa.array(list(meters), pa.string()))
+            mask = pa.array(meter_positions(t, meters) >= 0)
         if start_ns is not None or end_ns is not None:
             tn = t.column(TIME).cast(pa.int64())
             tm = pc.and_(pc.greater_equal(tn, start_ns if start_ns is not None else
@@ -106,9 +106,18 @@ class Reconciled:
     conflicts: pd.DataFrame
 
 
-def _keys(table: pa.Table) -> pd.MultiIndex:
-    return pd.MultiIndex.from_arrays([
-        np.asarray(table.column(METER).to_pylist(), dtype=object), time_ns(table)])
+def meter_positions(cells: pa.Table, meters: Sequence[str]) -> NDArray[np.int64]:
+    """Position of each cell's meter in ``meters`` (-1 when absent), through the dictionary
+    of the column (no Python object per cell)."""
+    encoded = pc.dictionary_encode(cells.column(METER)).combine_chunks()
+    lookup = pd.Index(list(meters)).get_indexer(
+        np.asarray(encoded.dictionary.to_pylist(), dtype=object))
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(lookup, dtype=np.int64)[codes]
+
+
+def _keys(table: pa.Table, meters: Sequence[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([meter_positions(table, meters), time_ns(table)])
 
 
 def _bits(table: pa.Table) -> NDArray[np.int64]:
@@ -128,7 +137,9 @@ def reconcile(new: pa.Table, stored: pa.Table) -> Reconciled:
     """
     if stored.num_rows == 0 or new.num_rows == 0:
         return Reconciled(new, 0, pd.DataFrame())
-    k_new, k_old = _keys(new), _keys(stored)
+    names = list(dict.fromkeys([*new.column(METER).unique().to_pylist(),
+                                *stored.column(METER).unique().to_pylist()]))
+    k_new, k_old = _keys(new, names), _keys(stored, names)
     pos = k_old.get_indexer(k_new)
     hit = pos >= 0
     if not hit.any():
@@ -142,7 +153,7 @@ def reconcile(new: pa.Table, stored: pa.Table) -> Reconciled:
         rows = np.flatnonzero(differ)
         old_rows = pos[rows]
         conflicts = pd.DataFrame({
-            "meter": [k_new[i][0] for i in rows],
+            "meter": [names[k_new[i][0]] for i in rows],
             "time": pd.to_datetime(time_ns(new)[rows], utc=True),
             **{f"stored_{v}": stored.column(v).to_numpy(zero_copy_only=False)[old_rows]
                for v in VALUES},
@@ -179,8 +190,7 @@ def dense_block(cells: pa.Table, times_ns: NDArray[np.int64], step_ns: int,
         return cons, prod, quality
     t = time_ns(cells)
     ti = (t - times_ns[0]) // step_ns
-    mi = pd.Index(list(meters)).get_indexer(
-        np.asarray(cells.column(METER).to_pylist(), dtype=object))
+    mi = meter_positions(cells, meters)
     ok = (ti >= 0) & (ti < shape[0]) & (mi >= 0)
     ti, mi = ti[ok], mi[ok]
     cons[ti, mi] = np.asarray(cells.column(VALUES[0]).to_numpy(zero_copy_only=False))[ok]

@@ -32,6 +32,7 @@ from gridopt.ingest.store.cells import (
     METER,
     conflict_message,
     dataset_to_cells,
+    meter_positions,
     month_keys,
     read_parts,
     reconcile,
@@ -213,8 +214,7 @@ def _write_parts(store: Path, generation: int, cells: pa.Table, meter_order: Seq
         return ()
     t = time_ns(cells)
     months = month_keys(t)
-    rank = {m: i for i, m in enumerate(meter_order)}
-    meter_rank = np.array([rank[m] for m in cells.column(METER).to_pylist()], dtype=np.int64)
+    meter_rank = meter_positions(cells, meter_order)
     run = meter_rank // meter_block
     parts = []
     for month in np.unique(months):
@@ -223,7 +223,7 @@ def _write_parts(store: Path, generation: int, cells: pa.Table, meter_order: Seq
             piece = cells.take(pa.array(sel))
             rel = new_file_name(PARTS, generation)
             write_part(piece, str(store / rel))
-            members = tuple(dict.fromkeys(piece.column(METER).to_pylist()))
+            members = tuple(piece.column(METER).unique().to_pylist())
             parts.append(StagedPart(file=rel, month=str(month), meters=members,
                                     start_ns=int(t[sel].min()), end_ns=int(t[sel].max()),
                                     rows=int(sel.size)))
@@ -329,7 +329,7 @@ def _against_batch(store: Path, staged: Staged, accepted: list[StagedPart],
             write_part(rec.new, str(store / rel))
             t = time_ns(rec.new)
             new_parts.append(StagedPart(rel, part.month,
-                                        tuple(dict.fromkeys(rec.new.column(METER).to_pylist())),
+                                        tuple(rec.new.column(METER).unique().to_pylist()),
                                         int(t.min()), int(t.max()), rec.new.num_rows))
     if not obsolete:
         return staged, []
