@@ -202,3 +202,11 @@ def test_not_a_store(tmp_path: Path) -> None:
         open_store(tmp_path)
     with pytest.raises(Exception, match="not a gridopt store"):
         append(tmp_path, [HOMES])
+
+
+def test_forecast_reads_a_store_where_it_reads_a_file(tmp_path: Path) -> None:
+    from gridopt.forecast.io import read_data
+
+    store = tmp_path / "s"
+    append(store, [HOMES])
+    _same_bytes(read_data(store), read_data(HOMES))
