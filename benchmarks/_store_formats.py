@@ -68,6 +68,57 @@ def zarr_all(store: Path) -> xr.Dataset:
     return xr.open_zarr(store, consolidated=True).load()
 
 
+def split_days(files: list[Path], out: Path, days: int) -> list[Path]:
+    """The first ``days`` days of every meter, one file a day (the daily export of a utility)."""
+    import pandas as pd
+
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    stamp = pd.to_datetime(frame["timestamp"], utc=True)
+    first = stamp.min().floor("D")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for d in range(days):
+        lo, hi = first + pd.Timedelta(days=d), first + pd.Timedelta(days=d + 1)
+        path = out / f"day-{d:03d}.parquet"
+        frame[(stamp >= lo) & (stamp < hi)].to_parquet(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def zarr_append_days(files: list[Path], store: Path, block: int) -> None:
+    """Zarr through xarray: each day appended along ``time`` (no check that the day is new:
+    appending it twice would duplicate it)."""
+    for i, f in enumerate(files):
+        ds = read_readings(f).data
+        ds.attrs = {k: v for k, v in ds.attrs.items() if k != "source"}
+        if i == 0:
+            encoding = {v: {"chunks": (MONTH_STEPS, block)} for v in ds.data_vars}
+            ds.to_zarr(store, mode="w", encoding=encoding, consolidated=True)
+        else:
+            ds.to_zarr(store, append_dim="time", consolidated=True)
+
+
+def parquet_append_days(files: list[Path], store: Path, block: int) -> None:
+    """gridopt's store: one append (one generation) per day."""
+    for f in files:
+        append(store, [f], meter_block=block)
+
+
+def run_daily(files: list[Path], work: Path, block: int, repeats: int,
+              days: int) -> dict[str, Any]:
+    """Daily appends: ``days`` files of one day of every meter, appended one by one."""
+    daily = split_days(files, work / "daily", days)
+    runs = []
+    for rep in range(repeats + 1):
+        for name, func in (("parquet", parquet_append_days), ("zarr", zarr_append_days)):
+            store = work / f"{name}-daily.store"
+            shutil.rmtree(store, ignore_errors=True)
+            t, _ = _timed(lambda func=func, store=store: func(daily, store, block))
+            runs.append({"format": name, "repeat": rep, "warmup": rep == 0,
+                         "seconds_per_day": t / days, "bytes": du(store)})
+    return {"days": days, "runs": runs}
+
+
 def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = func()

@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._store_formats import run_formats  # noqa: E402
+from benchmarks._store_formats import run_daily, run_formats  # noqa: E402
 from benchmarks._store_pg import load_database, run_readers  # noqa: E402
 from tests.store.pg_server import postgres_server  # noqa: E402
 
@@ -96,6 +96,15 @@ def report(s: dict[str, Any]) -> str:
                      f"{_cell([r['window_s'] for r in rs])} | "
                      f"{_cell([r['read_all_s'] for r in rs])} | {rs[0]['bytes']:,} |")
     lines += ["", f"Values read back identical in both formats: {f['identical']}.", ""]
+    d = s["daily"]
+    lines += [f"Daily appends ({d['days']} files of one day of every meter, one append each; "
+              "Zarr along `time`, without any check that a day is new):", "",
+              "| format | seconds per daily append | bytes on disk |", "|---|---|---|"]
+    for name in ("parquet", "zarr"):
+        rs = [r for r in d["runs"] if r["format"] == name and not r["warmup"]]
+        lines.append(f"| {name} | {_cell([r['seconds_per_day'] for r in rs])} | "
+                     f"{rs[0]['bytes']:,} |")
+    lines.append("")
     pr = [r for r in pg["runs"] if not r["warmup"]]
     rows = max(r["rows"] for r in pr if r["reader"].startswith("gridopt adbc"))
     pandas_name = next(r["reader"] for r in pr if r["reader"].startswith("pandas"))
@@ -139,6 +148,7 @@ def main() -> None:
     ap.add_argument("--pg-meters", type=int, default=57)
     ap.add_argument("--pg-days", type=int, default=365)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--daily", type=int, default=7, help="days appended one by one")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: temp)")
     args = ap.parse_args()
     mach = machine()
@@ -147,13 +157,15 @@ def main() -> None:
         files = make_fleet(args.meters, args.days, args.block, work / "fleet")
         formats = run_formats(files, work, args.block, args.repeats,
                               ("2022-08-08T00:00:00", "2022-08-14T23:00:00"))
+        daily = run_daily(files, work, args.block, args.repeats, args.daily)
         pg_files = make_fleet(args.pg_meters, args.pg_days, args.block, work / "pg")
         with postgres_server() as uri:
             load = load_database(uri, pg_files)
             readers = run_readers(uri, load["start"], load["end"], args.repeats)
     summary = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in
                         vars(args).items()},
-               "machine": mach, "formats": formats, "postgres": {"load": load, **readers},
+               "machine": mach, "formats": formats, "daily": daily,
+               "postgres": {"load": load, **readers},
                "load_average_end": list(os.getloadavg())}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "store.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -81,7 +81,7 @@ def read_parts(files: Sequence[str], meters: Sequence[str] | None = None,
         return SCHEMA.empty_table()
     tables = []
     for f in files:
-        t = pq.read_table(f, schema=SCHEMA)
+        t = pq.read_table(f, read_dictionary=[METER])
         mask = None
         if meters is not None:
             mask = pa.array(meter_positions(t, meters) >= 0)
@@ -108,12 +108,16 @@ class Reconciled:
 
 def meter_positions(cells: pa.Table, meters: Sequence[str]) -> NDArray[np.int64]:
     """Position of each cell's meter in ``meters`` (-1 when absent), through the dictionary
-    of the column (no Python object per cell)."""
-    encoded = pc.dictionary_encode(cells.column(METER)).combine_chunks()
-    lookup = pd.Index(list(meters)).get_indexer(
-        np.asarray(encoded.dictionary.to_pylist(), dtype=object))
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return np.asarray(lookup, dtype=np.int64)[codes]
+    of each chunk of the column (no Python object per cell)."""
+    index = pd.Index(list(meters))
+    out = []
+    for chunk in cells.column(METER).chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        lookup = np.asarray(index.get_indexer(
+            np.asarray(chunk.dictionary.to_pylist(), dtype=object)), dtype=np.int64)
+        out.append(lookup[np.asarray(chunk.indices.to_numpy(zero_copy_only=False), np.int64)])
+    return np.concatenate(out) if out else np.empty(0, np.int64)
 
 
 def _keys(table: pa.Table, meters: Sequence[str]) -> pd.MultiIndex:
