@@ -28,7 +28,8 @@ def read_data(path: str | Path, *, tz: str | None = None,
     Parameters
     ----------
     path
-        ``.nc`` from ``gridopt ingest`` or a readings file (``.csv``, ``.csv.gz``, ``.parquet``).
+        ``.nc`` from ``gridopt ingest``, a readings file (``.csv``, ``.csv.gz``, ``.parquet``)
+        or a meter store directory (``gridopt store append``; read whole).
     tz
         Zone of naive timestamps in a readings file (passed to the ingestion).
     budget
@@ -40,6 +41,10 @@ def read_data(path: str | Path, *, tz: str | None = None,
         Loaded into memory (the file is closed).
     """
     path = Path(path)
+    from gridopt.ingest.store import is_store, open_store
+
+    if path.is_dir() and is_store(path):
+        return open_store(path).load()
     if not path.is_file():
         raise InputError(
             f"{path}: no such file; give a NetCDF from 'gridopt ingest' or a readings CSV"
