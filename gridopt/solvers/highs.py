@@ -26,9 +26,20 @@ or objectives between solves (that walk costs about as much as building the mode
 bounds, fixed values and mutable parameters are still updated. Use the default
 (``structure_fixed=False``) when constraints are added or deactivated between solves.
 
-Many re-solves of one large LP with small changes (the dispatch): build it in matrix form and
-change it in place with :class:`gridopt.solvers.highs_persistent.PersistentHighs`, which drives
-``highspy`` directly (this adapter uses Pyomo's public API only).
+Many re-solves of one large LP with small changes (the dispatch) are better built in matrix form
+and changed in place with :class:`gridopt.solvers.highs_persistent.PersistentHighs` (highspy
+directly). Manual updates (the switching MILP, whose cuts are Pyomo constraints): the caller
+tells the adapter what changed, and each change reaches HiGHS as one batched call instead of
+Pyomo's per-row scan::
+
+    solver = HighsSolver(HighsOptions(), manual_updates=True)
+    solver.load(model)
+    model.demand_pu[3] = 1.2
+    solver.push_parameters(model.balance.values())   # only these rows' bounds / coefficients
+    model.cut = pyo.Constraint(expr=...)
+    solver.add_constraints([model.cut])              # rows added after the load
+    solver.solve(model, load_solution=False)
+    x = solver.primal_values(solver.column_indices(model.p.values()))
 
 Matrix form (no Pyomo; :mod:`gridopt.solvers.highs_matrix`)::
 
@@ -60,10 +71,12 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyomo.environ as pyo
+from numpy.typing import NDArray
 from pyomo.contrib.solver.common.results import Results, TerminationCondition
 from pyomo.contrib.solver.common.util import NoDualsError
 from pyomo.contrib.solver.solvers.highs import Highs
@@ -71,6 +84,7 @@ from pyomo.core.base.constraint import ConstraintData
 from pyomo.core.base.var import VarData
 
 from gridopt.errors import SolverError
+from gridopt.solvers import _pyomo_highs as internals
 from gridopt.solvers._highs_threads import highs_threads
 from gridopt.solvers.status import SolverReport, SolveStatus
 
@@ -281,6 +295,12 @@ class HighsSolver:
     structure_fixed
         Promise that no constraint, variable or objective is added or removed between solves of
         the same model; skips Pyomo's structural scan on re-solves (see the module docstring).
+    manual_updates
+        Promise that every change to a loaded model is passed on explicitly with
+        :meth:`add_constraints` and :meth:`push_parameters` (variable bounds and fixed values
+        included: fix them before loading); :meth:`solve` then sends nothing on its own, which
+        removes Pyomo's scan of every mutable parameter, variable and constraint (tens of
+        microseconds each) from every re-solve. Implies ``structure_fixed``.
     """
 
     capabilities = HIGHS_CAPABILITIES
@@ -290,9 +310,12 @@ class HighsSolver:
         options: HighsOptions | None = None,
         *,
         structure_fixed: bool = False,
+        manual_updates: bool = False,
     ):
         self.options = options if options is not None else HighsOptions()
-        self.structure_fixed = structure_fixed
+        self.structure_fixed = structure_fixed or manual_updates
+        self.manual_updates = manual_updates
+        structure_fixed = self.structure_fixed
         self._solver = Highs()
         if not self._solver.available():
             raise SolverError(
@@ -310,7 +333,6 @@ class HighsSolver:
         self._model: pyo.Block | None = None
         self._fresh = False  # loaded by load() and not solved since: skip Pyomo's update scan
         self._last: Results | None = None
-        self._highs_seconds = 0.0  # HiGHS's run clock of the loaded instance after its last run
         self.version = highs_version()
 
     def load(self, model: pyo.Block) -> float:
@@ -322,8 +344,9 @@ class HighsSolver:
         """
         tick = time.perf_counter()
         self._solver.set_instance(model)
+        if self.manual_updates:
+            internals.check_internals(self._solver)
         self._model = model
-        self._highs_seconds = 0.0
         self._fresh = True
         return time.perf_counter() - tick
 
@@ -348,7 +371,8 @@ class HighsSolver:
         duals_of
             Restrict the returned duals to these constraints (default: all).
         load_solution
-            Write the primal values into the model's variables (``False``: leave them).
+            Write the primal values into the model's variables (``False``: read them as arrays
+            with :meth:`primal_values`, much faster for large models).
 
         Returns
         -------
@@ -358,8 +382,8 @@ class HighsSolver:
 
         Notes
         -----
-        Long because one solve has several paths (fresh and ordinary updates, failure, duals),
-        each short.
+        Long because one solve has several paths (manual, fresh and ordinary updates,
+        failure, duals), each short.
         """
         config: dict[str, object] = {
             "load_solutions": False,
@@ -369,14 +393,16 @@ class HighsSolver:
             "solver_options": self.options.highs_option_values(),
         }
         same = model is self._model
-        if same and self._fresh:
+        if same and self.manual_updates:
+            config["auto_updates"] = {name: False for name in self._solver.config.auto_updates}
+        elif same and self._fresh:
             # just loaded: the structure is what HiGHS holds, but parameter values and variable
             # bounds may have changed since load(); push those (cheap) and skip the scans
             config["auto_updates"] = {
                 name: name in ("update_parameters", "update_vars")
                 for name in self._solver.config.auto_updates
             }
-        run_before = self._highs_seconds if same else 0.0
+        run_before = internals.highs_model(self._solver).getRunTime() if same else 0.0
         self._fresh = False
         self._model = model
         tick = time.perf_counter()
@@ -400,7 +426,6 @@ class HighsSolver:
         solve_seconds = (
             float(highs_seconds) - run_before if highs_seconds is not None else timer_seconds
         )
-        self._highs_seconds = float(highs_seconds) if highs_seconds is not None else 0.0
         load_seconds = max(timer_seconds - solve_seconds, 0.0)
         log = str(results.solver_log or "")
         logger.debug("HiGHS log for %s:\n%s", model.name, log)
@@ -439,6 +464,97 @@ class HighsSolver:
             objective_bound=(float(results.objective_bound)
                              if has_point and results.objective_bound is not None else None),
         )
+
+    def _loaded(self, what: str) -> None:
+        if self._model is None:
+            raise SolverError(f"{what}: no model is loaded in this HighsSolver; call load() first")
+
+    def add_constraints(self, constraints: Sequence[ConstraintData]) -> float:
+        """Pass rows added to the loaded Pyomo model after :meth:`load` to HiGHS.
+
+        HiGHS keeps its basis, so the next solve starts from the previous optimum (the new rows
+        enter as basic slacks). Returns the seconds it took.
+        """
+        self._loaded("add_constraints")
+        tick = time.perf_counter()
+        self._solver.add_constraints(list(constraints))
+        return time.perf_counter() - tick
+
+    def push_parameters(
+        self, constraints: Iterable[ConstraintData] | None = None, objective: bool = True
+    ) -> float:
+        """Send the current values of mutable parameters to HiGHS, in batches.
+
+        Parameters
+        ----------
+        constraints
+            Rows whose bounds or coefficients contain the changed parameters (default: every
+            row that contains any). Row bounds go to HiGHS in one ``changeRowsBounds`` call;
+            coefficients one ``changeCoeff`` each.
+        objective
+            Also refresh the objective's mutable coefficients and constant.
+
+        Returns
+        -------
+        float
+            Seconds taken.
+        """
+        self._loaded("push_parameters")
+        tick = time.perf_counter()
+        internals.push_mutable(self._solver, constraints, objective)
+        return time.perf_counter() - tick
+
+    def column_indices(self, variables: Iterable[VarData], missing: int | None = None
+                       ) -> NDArray[np.int64]:
+        """HiGHS column of each variable of the loaded model (for :meth:`primal_values`).
+
+        A variable HiGHS does not hold (fixed, or in no active row or objective) raises
+        ``KeyError``, or gets ``missing`` when given (e.g. ``-1``).
+        """
+        self._loaded("column_indices")
+        var_map = internals.column_map(self._solver)
+        if missing is None:
+            return np.fromiter((var_map[id(v)] for v in variables), dtype=np.int64)
+        return np.fromiter((var_map.get(id(v), missing) for v in variables), dtype=np.int64)
+
+    def n_columns(self) -> int:
+        """Number of columns of the problem HiGHS holds."""
+        self._loaded("n_columns")
+        return int(internals.highs_model(self._solver).getNumCol())
+
+    def row_indices(self, constraints: Iterable[ConstraintData]) -> NDArray[np.int64]:
+        """HiGHS row of each constraint of the loaded model (for :meth:`row_duals`)."""
+        self._loaded("row_indices")
+        con_map = internals.row_map(self._solver)
+        return np.fromiter((con_map[c] for c in constraints), dtype=np.int64)
+
+    def primal_values(self, columns: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Values of these columns in HiGHS's last solution (see :meth:`column_indices`).
+
+        Raises
+        ------
+        SolverError
+            If HiGHS holds no primal solution.
+        """
+        self._loaded("primal_values")
+        solution = internals.highs_model(self._solver).getSolution()
+        if not solution.value_valid:
+            raise SolverError("HiGHS holds no primal solution; check the last solve's status")
+        return np.asarray(solution.col_value, dtype=np.float64)[columns]
+
+    def row_duals(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Duals of these rows in HiGHS's last solution (same convention as ``duals``).
+
+        Raises
+        ------
+        SolverError
+            If HiGHS holds no dual solution.
+        """
+        self._loaded("row_duals")
+        solution = internals.highs_model(self._solver).getSolution()
+        if not solution.dual_valid:
+            raise SolverError("HiGHS holds no dual solution; check the last solve's status")
+        return np.asarray(solution.row_dual, dtype=np.float64)[rows]
 
     def reduced_costs(self, variables: Sequence[VarData] | None = None) -> Mapping[VarData, float]:
         """Reduced costs of the last optimal continuous solve (HiGHS's sign convention).
