@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from pandapower.auxiliary import pandapowerNet
 
-from gridopt.network.opendss_convert import pandapower_from_circuit
+from gridopt.network.opendss_convert import pandapower_from_circuit, run_powerflow
 from gridopt.network.opendss_read import read_circuit
 
 #: Suffixes :func:`gridopt.network.load.load_network` reads as OpenDSS models.
@@ -38,6 +38,10 @@ def read_opendss(path: str | Path) -> pandapowerNet:
         and line as OpenDSS reports them), or a circuit without a Vsource.
     """
     return pandapower_from_circuit(read_circuit(path))
+
+
+__all__ = ["DSS_SUFFIXES", "compare_with_opendss", "is_opendss_net", "opendss_names",
+           "read_opendss", "run_powerflow"]
 
 
 def is_opendss_net(net: pandapowerNet) -> bool:

@@ -35,8 +35,11 @@ import math
 from collections import defaultdict
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import pandapower as pp
+import pandapower.topology as top
+import pandas as pd
 from pandapower.auxiliary import pandapowerNet
 
 from gridopt.errors import InputError
@@ -352,42 +355,65 @@ def bus_voltage_pu(bus: DssBus) -> float:
     return float(np.mean(np.abs(list(phase.values()))) / base)
 
 
-#: Smallest impedances (pu on 1 MVA) tried for tapped transformers when pandapower's
-#: Newton-Raphson does not converge with the regulators' own (see :func:`_make_solvable`).
-Z_MIN_STEPS_PU = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+def no_load_voltages(net: pandapowerNet) -> dict[int, float]:
+    """Voltage magnitude of every bus at no load: the source's, times the tap ratios on its path.
+
+    A start for pandapower's Newton-Raphson (``init="results"``) on feeders whose regulators
+    make the flat start fall into the zero-voltage solution.
+    """
+    ratio: dict[tuple[int, int], float] = {}
+    for _, r in net.trafo.iterrows():
+        k = 1.0
+        if isinstance(r.tap_side, str) and math.isfinite(float(r.tap_pos)):
+            step = 1.0 + (float(r.tap_pos) - float(r.tap_neutral)) * float(r.tap_step_percent) / 100
+            k = step if r.tap_side == "lv" else 1.0 / step
+        k *= (r.vn_lv_kv / net.bus.vn_kv[r.lv_bus]) / (r.vn_hv_kv / net.bus.vn_kv[r.hv_bus])
+        ratio[(int(r.hv_bus), int(r.lv_bus))] = k
+        ratio[(int(r.lv_bus), int(r.hv_bus))] = 1.0 / k
+    graph = nx.Graph(top.create_nxgraph(net, respect_switches=True))
+    vm: dict[int, float] = {}
+    for _, eg in net.ext_grid.iterrows():
+        root = int(eg.bus)
+        if root in vm or root not in graph:
+            continue
+        vm[root] = float(eg.vm_pu)
+        for a, b in nx.bfs_edges(graph, root):
+            vm.setdefault(b, vm[a] * ratio.get((a, b), 1.0))
+    return vm
 
 
-def _converges(net: pandapowerNet) -> bool:
+def run_powerflow(net: pandapowerNet) -> str:
+    """``pandapower.runpp`` from the flat start, else from :func:`no_load_voltages`.
+
+    Returns the start that converged (``"flat"`` or ``"no-load profile"``); raises
+    pandapower's error when neither does.
+    """
+    try:
+        pp.runpp(net)
+        return "flat"
+    except Exception:  # LoadflowNotConverged and numerical failures alike
+        vm = no_load_voltages(net)
+        net.res_bus = pd.DataFrame(
+            {"vm_pu": [vm.get(int(i), 1.0) for i in net.bus.index], "va_degree": 0.0,
+             "p_mw": 0.0, "q_mvar": 0.0}, index=net.bus.index)
+        pp.runpp(net, init="results", max_iteration=30)
+        return "no-load profile"
+
+
+def _check_solvable(net: pandapowerNet, notes: list[str]) -> None:
+    """Note when pandapower's flat start does not converge on the converted net."""
     work = copy.deepcopy(net)
     try:
-        pp.runpp(work)
-    except Exception:  # LoadflowNotConverged and numerical failures alike
-        return False
-    return True
-
-
-def _make_solvable(net: pandapowerNet, notes: list[str]) -> None:
-    """Raise the impedance of tapped transformers until pandapower's power flow converges.
-
-    An off-nominal tap across an almost ideal regulator (0.01-1 % on 20 MVA units) at the end
-    of a long feeder makes pandapower's Newton-Raphson fall into the zero-voltage solution
-    (the IEEE 34-node feeder). The smallest floor that converges is kept and noted.
-    """
-    if _converges(net):
+        start = run_powerflow(work)
+    except Exception:
+        notes.append("pandapower's power flow of the converted net does not converge")
         return
-    tapped = net.trafo.index[net.trafo.tap_side.notna()]
-    original = net.trafo.loc[tapped, "vk_percent"].copy()
-    for z_min in Z_MIN_STEPS_PU:
-        floor = 100.0 * z_min * net.trafo.loc[tapped, "sn_mva"]
-        net.trafo.loc[tapped, "vk_percent"] = np.maximum(original, floor)
-        if _converges(net):
-            raised = [str(net.trafo.at[i, "name"]) for i in tapped if floor[i] > original[i]]
-            notes.append(
-                f"pandapower's power flow converges only with the impedance of tapped "
-                f"transformers raised to at least {z_min:g} pu on 1 MVA ({', '.join(raised)})")
-            return
-    net.trafo.loc[tapped, "vk_percent"] = original
-    notes.append("pandapower's power flow of the converted net does not converge")
+    if start != "flat":
+        notes.append(
+            "pandapower's Newton-Raphson does not converge from the flat start (regulator taps "
+            "behind long lines: it falls into the zero-voltage solution); it converges from the "
+            "no-load voltage profile (init='results'), which gridopt powerflow uses; other "
+            "commands' AC checks start flat")
 
 
 def pandapower_from_circuit(circuit: DssCircuit) -> pandapowerNet:
@@ -405,7 +431,7 @@ def pandapower_from_circuit(circuit: DssCircuit) -> pandapowerNet:
     b.shunts()
     b.generation()
     b.sources()
-    _make_solvable(b.net, b.notes)
+    _check_solvable(b.net, b.notes)
     sol = circuit.solution
     b.net["opendss"] = {
         "file": str(circuit.path),

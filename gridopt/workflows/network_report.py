@@ -24,7 +24,7 @@ import pandapower.topology as top
 from pandapower.auxiliary import pandapowerNet
 
 from gridopt.network.load import LoadedNetwork, load_network
-from gridopt.network.opendss import compare_with_opendss, is_opendss_net
+from gridopt.network.opendss import compare_with_opendss, is_opendss_net, run_powerflow
 
 #: Islands listed by name at most (the count is always complete).
 MAX_NAMED = 20
@@ -173,7 +173,7 @@ def powerflow_report(spec: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"network": loaded.name, "spec": loaded.spec,
                            "source_kind": loaded.source_kind.value}
     try:
-        pp.runpp(net)
+        start = run_powerflow(net) if is_opendss_net(net) else (pp.runpp(net), "flat")[1]
     except Exception as exc:  # LoadflowNotConverged and numerical failures alike
         out.update(converged=False, message=f"pandapower runpp: {type(exc).__name__}: {exc}")
         if is_opendss_net(net):
@@ -183,6 +183,7 @@ def powerflow_report(spec: Any) -> dict[str, Any]:
     vm = vm[np.isfinite(vm)]
     out.update(
         converged=True,
+        start=start,
         losses_kw=1e3 * _branch_losses_mw(net),
         source_kw=1e3 * float(net.res_ext_grid.p_mw.sum()),
         source_kvar=1e3 * float(net.res_ext_grid.q_mvar.sum()),
