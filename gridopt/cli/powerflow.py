@@ -28,6 +28,10 @@ def register(subparsers: Any) -> None:
         epilog="Exit codes: 0 converged, 1 internal error, 2 bad input, 3 not converged.",
     )
     p.add_argument("net", metavar="NET")
+    p.add_argument("--switch", action="append", default=[], metavar="NAME=open|closed",
+                   help="open or close a switch or line by name before the power flow (a "
+                        "reconfiguration's result; repeatable); for an OpenDSS model the same "
+                        "configuration is also solved in OpenDSS itself")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.set_defaults(func=run)
@@ -49,6 +53,11 @@ def _print(s: dict[str, Any]) -> None:
     if branch:
         lines.append(f"most loaded     {branch['name']} ({branch['element']}) "
                      f"{branch['loading_percent']:.1f} %")
+    truth = s.get("opendss_ac_check")
+    if truth:
+        lines.append(f"OpenDSS AC      {'converged' if truth['converged'] else 'NOT converged'}"
+                     f", losses {truth['losses_kw']:.2f} kW, V {truth['vmin_pu']:.4f} .. "
+                     f"{truth['vmax_pu']:.4f} pu (unbalanced, phase nodes)")
     check = s.get("opendss_check")
     if check:
         loss, vm = check["losses_kw"], check["vm_pu"]
@@ -63,9 +72,16 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.verbose, quiet_for_json=args.json)
 
     def body() -> int:
+        from gridopt.errors import InputError
         from gridopt.workflows.network_report import powerflow_report
 
-        summary = powerflow_report(args.net)
+        closed = {}
+        for item in args.switch:
+            name, _, state = item.partition("=")
+            if state.strip().lower() not in ("open", "closed") or not name.strip():
+                raise InputError(f"--switch {item!r}: give NAME=open or NAME=closed")
+            closed[name.strip()] = state.strip().lower() == "closed"
+        summary = powerflow_report(args.net, closed)
         status = "ok" if summary["converged"] else "not_converged"
         if args.json:
             emit_json({"status": status, **summary})

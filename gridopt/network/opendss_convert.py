@@ -115,6 +115,7 @@ class _Builder:
         self.notes: list[str] = []
         self.unsupported: list[str] = list(circuit.unsupported)
         self.ties: dict[str, str] = self._ties()
+        self.tie_lines: dict[str, dict[str, str]] = {}
 
     # -- buses -------------------------------------------------------------------------
     def _ties(self) -> dict[str, str]:
@@ -219,6 +220,8 @@ class _Builder:
         a, b = self.ties.get(a, a), self.ties.get(b, b)
         if tie:
             opened = True
+            dangling = line.bus2 if line.bus2 in self.ties else line.bus1
+            self.tie_lines[name] = {"dangling": dangling, "bus": self.ties[dangling]}
             self.notes.append(f"{name}: switch to the dangling bus "
                               f"'{line.bus2 if line.bus2 != b else line.bus1}' taken as the "
                               f"normally open tie {a}-{b}")
@@ -440,6 +443,7 @@ def pandapower_from_circuit(circuit: DssCircuit) -> pandapowerNet:
         "approximations": list(APPROXIMATIONS),
         "notes": b.notes,
         "unsupported": b.unsupported,
+        "ties": b.tie_lines,
         "solution": {
             "converged": sol.converged, "source_kw": sol.source_kw,
             "source_kvar": sol.source_kvar, "losses_kw": sol.losses_kw,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import networkx as nx
@@ -23,8 +24,10 @@ import pandapower as pp
 import pandapower.topology as top
 from pandapower.auxiliary import pandapowerNet
 
+from gridopt.errors import InputError
 from gridopt.network.load import LoadedNetwork, load_network
 from gridopt.network.opendss import compare_with_opendss, is_opendss_net, run_powerflow
+from gridopt.network.opendss_check import solve_configuration
 
 #: Islands listed by name at most (the count is always complete).
 MAX_NAMED = 20
@@ -157,8 +160,33 @@ def _most_loaded(net: pandapowerNet) -> dict[str, Any] | None:
     return {"loading_percent": best[0], "element": best[1], "name": best[2]}
 
 
-def powerflow_report(spec: Any) -> dict[str, Any]:
+def apply_switching(net: pandapowerNet, closed: Mapping[str, bool]) -> None:
+    """Close or open switches (or take lines in/out of service) named in ``closed``.
+
+    A name is looked up among the switches first, then the lines (by pandapower ``name``;
+    for OpenDSS models the OpenDSS element name, e.g. ``Line.sw7``).
+    """
+    for name, state in closed.items():
+        sw = net.switch.index[net.switch["name"] == name]
+        if len(sw):
+            net.switch.loc[sw, "closed"] = bool(state)
+            continue
+        lines = net.line.index[net.line["name"] == name]
+        if len(lines):
+            net.line.loc[lines, "in_service"] = bool(state)
+            continue
+        raise InputError(f"--switch {name}: no switch or line of that name; the names are "
+                         "those of `gridopt network --json` (switches: tie_names) or the "
+                         "pandapower switch/line names")
+
+
+def powerflow_report(spec: Any, closed: Mapping[str, bool] | None = None) -> dict[str, Any]:
     """Run pandapower's AC power flow on a network as loaded and summarise it.
+
+    ``closed`` closes (True) or opens (False) switches and lines by name first (a
+    reconfiguration's result). For an OpenDSS model the same configuration is then also solved
+    in OpenDSS itself, unbalanced (``opendss_ac_check``,
+    :func:`gridopt.network.opendss_check.solve_configuration`).
 
     Returns
     -------
@@ -170,8 +198,11 @@ def powerflow_report(spec: Any) -> dict[str, Any]:
     """
     loaded = load_network(spec)
     net = loaded.pandapower_net()
+    closed = dict(closed or {})
+    apply_switching(net, closed)
     out: dict[str, Any] = {"network": loaded.name, "spec": loaded.spec,
-                           "source_kind": loaded.source_kind.value}
+                           "source_kind": loaded.source_kind.value,
+                           "switched": {k: "closed" if v else "open" for k, v in closed.items()}}
     try:
         start = run_powerflow(net) if is_opendss_net(net) else (pp.runpp(net), "flat")[1]
     except Exception as exc:  # LoadflowNotConverged and numerical failures alike
@@ -195,6 +226,13 @@ def powerflow_report(spec: Any) -> dict[str, Any]:
         most_loaded_branch=_most_loaded(net),
     )
     if is_opendss_net(net):
-        out["opendss_check"] = compare_with_opendss(net)
+        if closed:
+            truth = solve_configuration(net["opendss"]["file"], closed, net["opendss"]["ties"])
+            truth["losses_error_percent"] = (
+                100.0 * (out["losses_kw"] / truth["losses_kw"] - 1.0) if truth["losses_kw"]
+                else None)
+            out["opendss_ac_check"] = truth
+        else:
+            out["opendss_check"] = compare_with_opendss(net)
         out["opendss_notes"] = list(net["opendss"]["notes"])
     return out

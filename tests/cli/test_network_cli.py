@@ -80,3 +80,17 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["powerflow", str(MASTER["ieee37"])]) == 0
     out = capsys.readouterr().out
     assert "vs OpenDSS" in out and "losses" in out
+
+
+def test_powerflow_with_switching_checks_in_opendss(capsys: pytest.CaptureFixture[str]) -> None:
+    code, s = _run_json(capsys, "powerflow", str(MASTER["ieee123"]),
+                        "--switch", "Line.sw7=closed", "--switch", "Line.sw5=open")
+    assert code == 0 and s["switched"] == {"Line.sw7": "closed", "Line.sw5": "open"}
+    truth = s["opendss_ac_check"]
+    assert truth["converged"] and truth["losses_kw"] < totals("ieee123")["losses_kw"]
+    assert truth["losses_error_percent"] == pytest.approx(
+        100 * (s["losses_kw"] / truth["losses_kw"] - 1))
+    code, s = _run_json(capsys, "powerflow", str(MASTER["ieee123"]), "--switch", "Line.sw7")
+    assert code == 2 and "NAME=open" in s["message"]
+    code, s = _run_json(capsys, "powerflow", "case33bw", "--switch", "nothere=open")
+    assert code == 2 and "no switch or line" in s["message"]
