@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from gridopt.errors import InputError
-from gridopt.network.opendss_read import _engine, compile_circuit
+from gridopt.network.opendss_read import compile_circuit, dss_engine
 
 
 def _set_state(dss: Any, name: str, closed: bool, tie: Mapping[str, str] | None) -> None:
@@ -54,7 +54,7 @@ def solve_configuration(path: str | Path, closed: Mapping[str, bool],
         ``converged``, ``losses_kw``, ``source_kw``, ``source_kvar``, ``vmin_pu``,
         ``vmax_pu`` (over energised nodes with a voltage base) and ``switched``.
     """
-    dss = _engine()
+    dss = dss_engine()
     compile_circuit(Path(path).expanduser())
     ties = ties or {}
     for name, state in closed.items():

@@ -217,7 +217,8 @@ def _complex(values: list[float]) -> ComplexArray:
     return (arr[0::2] + 1j * arr[1::2]).astype(np.complex128)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def dss_engine():  # type: ignore[no-untyped-def]
+    """The OpenDSSDirect.py module (its one in-process DSS C-API engine)."""
     try:
         import opendssdirect as dss
     except ImportError:  # pragma: no cover - a declared dependency
@@ -272,7 +273,7 @@ def compile_circuit(path: Path) -> None:
         Missing file, a redirect to a missing file or any command OpenDSS rejects (with the
         file and line OpenDSS reports), or a model without a circuit.
     """
-    dss = _engine()
+    dss = dss_engine()
     if not path.is_file():
         raise InputError(f"{path}: file not found; check the path of the OpenDSS master file")
     dss.Basic.ClearAll()
@@ -483,7 +484,7 @@ def read_circuit(path: str | Path) -> DssCircuit:
     InputError
         See :func:`compile_circuit`.
     """
-    dss = _engine()
+    dss = dss_engine()
     file = Path(path).expanduser()
     compile_circuit(file)
     losses = dss.Circuit.Losses()
