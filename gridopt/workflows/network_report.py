@@ -113,9 +113,8 @@ def _network_report(loaded: LoadedNetwork) -> dict[str, Any]:
                 for t in ("bus", "line", "trafo", "load", "sgen", "gen", "storage", "shunt"))),
         },
         "switches": _switches(net),
-        "total_load_mw": float(loads.p_mw.sum() * loads.get("scaling", 1.0).mean())
-        if len(loads) else 0.0,
-        "total_load_mvar": float(loads.q_mvar.sum()) if len(loads) else 0.0,
+        "total_load_mw": float((loads.p_mw * loads.scaling).sum()) if len(loads) else 0.0,
+        "total_load_mvar": float((loads.q_mvar * loads.scaling).sum()) if len(loads) else 0.0,
         "total_generation_mw": float(_in_service(net.sgen).p_mw.sum()
                                      + _in_service(net.gen).p_mw.sum()),
         "voltage_levels_kv": [{"vn_kv": kv, "buses": n} for kv, n in sorted(levels.items())],
