@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from gridopt import __version__
 
 #: Subcommand modules, in the order they appear in ``gridopt --help``.
-SUBCOMMANDS = ("ingest", "store", "forecast", "opf", "dispatch", "reconfigure", "run", "demo")
+SUBCOMMANDS = ("ingest", "store", "forecast", "network", "powerflow", "opf", "dispatch",
+               "reconfigure", "run", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,8 @@ Sources (the ``spec`` of :func:`load_network`):
 * a PGLib sample shipped with gridopt in ``data/pglib`` (``pglib_opf_case14_ieee``);
 * a path to a MATPOWER/PGLib ``.m`` file or a pandapower ``.json`` file;
 * ``simbench:<code>`` (needs the optional ``simbench`` package);
+* a path to an OpenDSS ``.dss`` master file (compiled and solved in-process, converted into a
+  balanced net: :mod:`gridopt.network.opendss`);
 * a ``pandapowerNet`` object (deep-copied; the caller's net is never touched).
 """
 
@@ -31,6 +33,7 @@ from gridopt.network.case_model import model_from_case
 from gridopt.network.case_to_pandapower import pandapower_from_case
 from gridopt.network.matpower import read_matpower
 from gridopt.network.model import ElementMap, NetworkModel, SourceKind
+from gridopt.network.opendss import DSS_SUFFIXES, read_opendss
 from gridopt.network.pandapower_io import case_from_pandapower
 from gridopt.network.pandapower_model import model_from_pandapower
 from gridopt.network.samples import sample_case_names, sample_case_path
@@ -196,7 +199,8 @@ def load_network(spec: str | Path | pandapowerNet) -> LoadedNetwork:
     ----------
     spec
         ``case118`` (pandapower built-in), ``pglib_opf_case14_ieee`` (shipped PGLib sample),
-        ``path/to/case.m``, ``path/to/net.json``, ``simbench:<code>``, or a ``pandapowerNet``
+        ``path/to/case.m``, ``path/to/net.json``, ``path/to/Master.dss``, ``simbench:<code>``,
+        or a ``pandapowerNet``
         (deep-copied).
 
     Returns
@@ -235,10 +239,12 @@ def load_network(spec: str | Path | pandapowerNet) -> LoadedNetwork:
         return _from_matpower(path, text)
     if suffix == ".json":
         return _from_json(path, text)
+    if suffix in DSS_SUFFIXES:
+        return _from_net(read_opendss(path), path.stem, text, SourceKind.OPENDSS)
     if path.is_file():
         raise InputError(
-            f"{path}: unknown network file type {path.suffix!r}; give a MATPOWER '.m' or a "
-            "pandapower '.json' file"
+            f"{path}: unknown network file type {path.suffix!r}; give a MATPOWER '.m', a "
+            "pandapower '.json' or an OpenDSS '.dss' file"
         )
     if text in pandapower_network_names():
         return _from_builtin(text, text)

@@ -290,6 +290,7 @@ class SourceKind(enum.Enum):
     PANDAPOWER_OBJECT = "pandapower_object"
     MATPOWER = "matpower"
     SIMBENCH = "simbench"
+    OPENDSS = "opendss"
 
 
 @dataclass(frozen=True, eq=False)
