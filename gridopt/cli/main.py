@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from gridopt import __version__
 
 #: Subcommand modules, in the order they appear in ``gridopt --help``.
-SUBCOMMANDS = ("ingest", "forecast", "opf", "dispatch", "reconfigure", "run", "demo")
+SUBCOMMANDS = ("ingest", "forecast", "opf", "dispatch", "reconfigure", "run", "fleet", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
