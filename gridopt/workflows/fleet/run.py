@@ -117,7 +117,7 @@ def _in_process(tasks: Sequence[FeederTask]) -> Iterator[FeederOutcome]:
     for task in tasks:
         try:
             yield run_feeder(task)
-        except Exception as exc:  # noqa: BLE001 - a feeder's failure must not stop the fleet
+        except Exception as exc:  # a feeder's failure must not stop the fleet
             logger.debug("feeder %s failed", task.name, exc_info=True)
             yield failed(task, f"internal error: {error_reason(exc)}")
 
@@ -138,7 +138,7 @@ def _on_cluster(open_: OpenCluster, tasks: Sequence[FeederTask]) -> Iterator[Fee
         except KilledWorker:
             yield failed(task, "its worker died on every attempt (killed or out of memory); "
                                "nothing was published")
-        except Exception as exc:  # noqa: BLE001 - a feeder's failure must not stop the fleet
+        except Exception as exc:  # a feeder's failure must not stop the fleet
             yield failed(task, f"internal error after a retry: {error_reason(exc)}")
         finally:
             future.release()
