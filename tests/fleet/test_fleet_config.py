@@ -160,3 +160,49 @@ def test_bad_now_and_cluster_options_exit_2(inputs: Path) -> None:
     code, out, _ = fleet_json(path, inputs / "now-out", "--workers", "0")
     assert code == 2 and "--workers must be at least 1" in out["message"]
     assert not (inputs / "now-out").exists()
+
+
+def test_a_fleet_of_broken_feeders_prints_its_table_and_exits_3(inputs: Path) -> None:
+    import contextlib
+    import io
+
+    from gridopt.cli import main as cli_main
+
+    path = write_fleet(inputs, ("broken",), name="all_broken.toml")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main.main(["fleet", "run", "--config", str(path), "--out-dir",
+                              str(inputs / "broken-out")])
+    assert code == 3
+    text = out.getvalue()
+    assert "failed, 0 of 1 feeders ok" in text and "missing_network.json" in text
+    assert f"outputs  {inputs / 'broken-out'}" in text
+    assert list((inputs / "broken-out").glob("*/fleet.csv"))
+    assert err.getvalue() == ""  # stderr is not a terminal: no progress lines
+
+
+def test_progress_lines_go_to_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    from gridopt.cli.fleet import FeederLines
+
+    leader, follower = pty.openpty()
+    with os.fdopen(follower, "w") as terminal:
+        lines = FeederLines(terminal)
+        assert lines.enabled
+        lines("[1/2] demo: ok in 3.0 s")
+    assert os.read(leader, 1024).decode().strip() == "[1/2] demo: ok in 3.0 s"
+    os.close(leader)
+    with (tmp_path / "log.txt").open("w") as plain:
+        quiet = FeederLines(plain)
+        quiet("[1/2] demo: ok")
+    assert not quiet.enabled and (tmp_path / "log.txt").read_text() == ""
+
+
+def test_fleet_needs_a_subcommand() -> None:
+    from gridopt.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as exit_:
+        cli_main.main(["fleet"])
+    assert exit_.value.code == 2
