@@ -43,11 +43,10 @@ def test_each_feeder_gets_the_shared_sections_and_its_own_files(inputs: Path) ->
 
 
 def test_a_feeders_run_id_ignores_the_other_feeders(inputs: Path) -> None:
-    now = None
     one = read_fleet_config(write_fleet(inputs, ("demo",), name="one.toml"))
     three = read_fleet_config(write_fleet(inputs, ("half", "demo", "json33"), name="three.toml"))
-    id_one, dir_one, tasks_one, _ = plan_tasks(one, resolve_fleet_now(now, one))
-    id_three, _, tasks_three, _ = plan_tasks(three, resolve_fleet_now(now, three))
+    id_one, dir_one, tasks_one, _ = plan_tasks(one, resolve_fleet_now(None, one))
+    id_three, _, tasks_three, _ = plan_tasks(three, resolve_fleet_now(None, three))
     by_name = {t.name: t.run_id for t in tasks_three}
     assert tasks_one[0].run_id == by_name["demo"]
     assert len(set(by_name.values())) == 3  # other networks or mappings: other run ids

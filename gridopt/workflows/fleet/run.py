@@ -41,6 +41,7 @@ from gridopt.workflows.fleet.feeder import (
 from gridopt.workflows.fleet.summary import LOG_NAME, FleetResult, write_summary
 from gridopt.workflows.job import run_directory
 from gridopt.workflows.job.result import iso_utc
+from gridopt.workflows.jobconfig import JobConfig
 from gridopt.workflows.rundir import (
     RunLock,
     RunLockedError,
@@ -86,30 +87,25 @@ def plan_tasks(cfg: FleetConfig, now_utc: pd.Timestamp, out_dir: Path | None = N
     file) is failed here with the reason; the others get a :class:`FeederTask`.
     """
     now_iso = iso_utc(now_utc)
-    resolved: list[tuple[str, object]] = []
-    ids: dict[str, str] = {}
+    resolved: dict[str, tuple[JobConfig, str]] = {}
+    reasons: dict[str, str] = {}
     for spec in cfg.feeders:
         try:
             job_cfg = feeder_job_config(cfg, spec)
-            run_id, _ = run_directory(job_cfg, now_utc)
-        except (InputError, OSError) as exc:
-            reason = str(exc) if isinstance(exc, InputError) else error_reason(exc)
-            resolved.append((spec.name, reason))
-            ids[f"feeder:{spec.name}"] = "unresolved"  # the reason may name local paths
-            continue
-        resolved.append((spec.name, (job_cfg, run_id)))
-        ids[f"feeder:{spec.name}"] = run_id
+            resolved[spec.name] = (job_cfg, run_directory(job_cfg, now_utc)[0])
+        except InputError as exc:
+            reasons[spec.name] = str(exc)
+        except OSError as exc:  # an input file that exists but cannot be read
+            reasons[spec.name] = error_reason(exc)
+    # the reason may name local paths: only that the feeder is unresolved goes into the id
+    ids = {f"feeder:{f.name}": resolved[f.name][1] if f.name in resolved else "unresolved"
+           for f in cfg.feeders}
     fleet_id = compute_run_id(cfg.raw, {}, now_iso, __version__, extra=ids)
     run_dir = (out_dir if out_dir is not None else cfg.out_dir) / fleet_id
-    tasks: list[FeederTask] = []
-    early: list[FeederOutcome] = []
-    for name, item in resolved:
-        if isinstance(item, str):
-            early.append(FeederOutcome(name=name, status=FeederStatus.FAILED, reason=item))
-            continue
-        job_cfg, run_id = item  # type: ignore[misc]
-        tasks.append(FeederTask(name=name, config=job_cfg, now_utc=now_iso,
-                                out_dir=run_dir / name, run_id=run_id))
+    tasks = [FeederTask(name=name, config=job_cfg, now_utc=now_iso, out_dir=run_dir / name,
+                        run_id=run_id) for name, (job_cfg, run_id) in resolved.items()]
+    early = [FeederOutcome(name=name, status=FeederStatus.FAILED, reason=reason)
+             for name, reason in reasons.items()]
     return fleet_id, run_dir, tasks, early
 
 
