@@ -102,17 +102,6 @@ def format_fleet(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _quiet_dask(verbosity: int) -> None:
-    """Keep Dask's INFO chatter (scheduler, nanny, worker start and stop) off stderr below -vv.
-
-    ``distributed`` sets its loggers' levels when it is imported, so it is imported first.
-    """
-    import distributed  # noqa: F401
-
-    level = logging.INFO if verbosity >= 2 else logging.WARNING
-    logging.getLogger("distributed").setLevel(level)
-
-
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM as an exception: the cluster is closed, staged files are discarded, locks freed.
     raise SystemExit(128 + signum)
@@ -126,11 +115,11 @@ def run(args: argparse.Namespace) -> int:
 
     def body() -> int:
         from gridopt.workflows.cluster import ClusterSpec
-        from gridopt.workflows.fleet import run_fleet
+        from gridopt.workflows.fleet import run_fleet, set_dask_log_level
 
         spec = ClusterSpec(workers=args.workers, scheduler=args.scheduler)
-        if spec.distributed:
-            _quiet_dask(args.verbose)
+        if spec.distributed:  # Dask's INFO chatter (scheduler, nanny, workers) only with -vv
+            set_dask_log_level(logging.INFO if args.verbose >= 2 else logging.WARNING)
         result = run_fleet(args.config, now=args.now, out_dir=args.out_dir, cluster=spec,
                            progress=FeederLines())
         if args.json:

@@ -32,7 +32,12 @@ from gridopt.workflows.fleet.config import (
     read_fleet_config,
 )
 from gridopt.workflows.fleet.feeder import FeederOutcome, FeederStatus, FeederTask, run_feeder
-from gridopt.workflows.fleet.run import plan_tasks, resolve_fleet_now, run_fleet
+from gridopt.workflows.fleet.run import (
+    plan_tasks,
+    resolve_fleet_now,
+    run_fleet,
+    set_dask_log_level,
+)
 from gridopt.workflows.fleet.summary import (
     COLUMNS,
     CSV_NAME,
@@ -59,4 +64,5 @@ __all__ = [
     "resolve_fleet_now",
     "run_feeder",
     "run_fleet",
+    "set_dask_log_level",
 ]

@@ -157,6 +157,17 @@ def _cluster(spec: ClusterSpec) -> Iterator[OpenCluster]:
         yield open_
 
 
+def set_dask_log_level(level: int) -> None:
+    """Set the level of Dask's ``distributed`` loggers (scheduler, nanny, worker messages).
+
+    ``distributed`` sets its loggers' levels when it is first imported, so it is imported here
+    first; a level set before that import would be overwritten.
+    """
+    import distributed  # noqa: F401
+
+    logging.getLogger("distributed").setLevel(level)
+
+
 def _clean_failed(outcome: FeederOutcome) -> None:
     """Remove what a killed attempt staged in a failed feeder's run directory."""
     if outcome.run_dir is None or not outcome.run_dir.is_dir():
@@ -258,4 +269,4 @@ def run_fleet(
     return result
 
 
-__all__ = ["FleetProgress", "plan_tasks", "resolve_fleet_now", "run_fleet"]
+__all__ = ["FleetProgress", "plan_tasks", "resolve_fleet_now", "run_fleet", "set_dask_log_level"]
