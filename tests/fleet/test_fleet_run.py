@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 from gridopt.workflows.fleet import COLUMNS
+from tests.conftest import REPO
 from tests.fleet._cli import fleet_json
 from tests.fleet.conftest import write_fleet, write_inputs
 
@@ -160,3 +161,31 @@ def test_broken_feeders_are_reported_and_the_rest_finish(
     assert {r["name"]: r["status"] for r in table} == {
         "broken": "failed", "demo": "ok", "tight": "failed"}
     assert table[2]["reason"] == reasons["tight"]
+
+
+def test_two_cluster_runs_in_one_process(tmp_path: Path) -> None:
+    """The allowed-failures override of a local cluster leaves Dask's configuration intact.
+
+    In a fresh interpreter, where ``distributed`` is not imported before the first run (as in
+    a script or a benchmark that runs several fleets).
+    """
+    import subprocess
+    import sys
+
+    write_inputs(tmp_path)
+    config = write_fleet(tmp_path, ("broken",))
+    script = f"""
+import dask
+from gridopt.workflows.cluster import ClusterSpec
+from gridopt.workflows.fleet import run_fleet
+for attempt in range(2):
+    result = run_fleet({str(config)!r}, out_dir={str(tmp_path)!r} + f"/out{{attempt}}",
+                       cluster=ClusterSpec(workers=1))
+    assert result.workers == 1 and result.exit_code == 3, result
+assert dask.config.get("distributed.scheduler.allowed-failures") == 3
+assert dask.config.get("distributed.comm.timeouts.connect") is not None
+print("two runs ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+    assert proc.returncode == 0 and "two runs ok" in proc.stdout, proc.stderr[-2000:]

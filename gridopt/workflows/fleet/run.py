@@ -151,7 +151,10 @@ def _cluster(spec: ClusterSpec) -> Iterator[OpenCluster]:
             yield open_
         return
     import dask
+    import distributed  # noqa: F401 - its config defaults must exist before the override:
 
+    # on exit, dask.config.set removes the keys it added, so setting a key of a not yet
+    # imported distributed would drop all of distributed's defaults with it.
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
             open_cluster(spec) as open_:
         yield open_
