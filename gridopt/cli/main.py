@@ -15,7 +15,7 @@ from gridopt import __version__
 
 #: Subcommand modules, in the order they appear in ``gridopt --help``.
 SUBCOMMANDS = ("ingest", "store", "forecast", "network", "powerflow", "opf", "dispatch",
-               "reconfigure", "run", "demo")
+               "reconfigure", "run", "fleet", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
