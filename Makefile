@@ -65,8 +65,11 @@ bench-all: install
 	$(BIN)/python benchmarks/bench_acopf.py --repeats 3
 	$(BIN)/python benchmarks/bench_ingest.py --repeats 5
 	$(BIN)/python benchmarks/bench_forecast.py --threads 1
-	$(BIN)/python benchmarks/bench_reconfigure.py --simbench --out docs/benchmarks/reconfigure.md
+	$(BIN)/python benchmarks/bench_reconfigure.py --repeats 3
 	$(BIN)/python benchmarks/bench_dispatch.py --simbench
+	$(BIN)/python benchmarks/bench_formats.py --readings 35040 --repeats 5
+	$(BIN)/python benchmarks/bench_store.py --meters 2000 --days 365 --pg-meters 571 --pg-days 365 --repeats 3
+	$(BIN)/python benchmarks/bench_fleet.py --feeders 100 --workers 1 2 --repeats 1
 	$(BIN)/python benchmarks/collect.py
 
 clean:

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ORDER = ["acopf", "dc_opf", "ingest", "forecast", "dispatch", "reconfigure"]
+ORDER = ["acopf", "dc_opf", "ingest", "formats", "store", "forecast", "fleet_forecast",
+         "dispatch", "fleet", "reconfigure"]
 
 HEADER = """# Benchmarks
 
@@ -19,8 +20,7 @@ Every figure below was written by a script in `benchmarks/` (named in each secti
 gridopt and its peers on the same problem and data, with the same timing scope, a warm-up for
 each and the repeats interleaved; cells give the median and the spread (min-max) unless stated,
 and every run (machine, versions, load average, each repeat) is in the JSON beside the section's
-fragment in `docs/benchmarks/` (except the reconfiguration section, whose script has no repeats
-or JSON yet: the reconfiguration issue rewrites it). Where a peer cannot solve the same problem
+fragment in `docs/benchmarks/`. Where a peer cannot solve the same problem
 the table says so and gives no ratio. Regenerate everything with `make bench-all` (about an
 hour), one area with the script named in its section, then `python benchmarks/collect.py`. Timed
 assertions do not belong in the tests: these figures are measurements, not pass/fail gates. The
