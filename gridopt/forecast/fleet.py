@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from gridopt.errors import InputError
@@ -483,6 +484,34 @@ def forecast_fleet(
     )
 
 
+def predict_fleet(
+    model: TrainedForecaster,
+    data: xr.Dataset,
+    *,
+    origin: str | None = None,
+    client: Any | None = None,
+    block_meters: int = DEFAULT_BLOCK_METERS,
+    weather: xr.Dataset | None = None,
+) -> xr.Dataset:
+    """:func:`gridopt.forecast.predict`'s forecast of every meter from one origin, block by block.
+
+    Same arguments and output layout (``(time, meter, quantile)``, attribute ``origin``) as
+    :func:`~gridopt.forecast.predict` with ``aggregate=meter``; the values are identical.
+    """
+    cube = forecast_fleet(model, data, None if origin is None else [origin], client=client,
+                          block_meters=block_meters, weather=weather).isel(origin=0)
+    name = f"{model.options.target.value}_kwh"
+    return xr.Dataset(
+        {name: (("time", "meter", "quantile"), cube[name].values, cube[name].attrs)},
+        coords={"time": cube["time"].values, "meter": cube["meter"].values,
+                "quantile": cube["quantile"].values},
+        attrs={"origin": pd.Timestamp(cube["origin"].values).tz_localize("UTC").isoformat(),
+               "target": model.options.target.value,
+               "aggregate": "meter", "units": "kWh", "tz": model.tz,
+               "interval_s": model.interval_s},
+    )
+
+
 def fleet_mae(forecast: xr.Dataset) -> float:
     """MAE of the P50 against ``observed_kwh`` over the finite pairs of a :func:`forecast_fleet`."""
     name = f"{forecast.attrs['target']}_kwh"
@@ -490,4 +519,4 @@ def fleet_mae(forecast: xr.Dataset) -> float:
 
 
 __all__ = ["DEFAULT_BLOCK_METERS", "MeterBlocks", "RowBudget", "fleet_mae", "forecast_fleet",
-           "meter_blocks", "sample_pairs", "train_fleet"]
+           "meter_blocks", "predict_fleet", "sample_pairs", "train_fleet"]

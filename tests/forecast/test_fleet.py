@@ -14,7 +14,13 @@ import xarray as xr
 
 from gridopt.errors import InputError
 from gridopt.forecast import Aggregate, ForecastOptions, predict, train
-from gridopt.forecast.fleet import RowBudget, forecast_fleet, sample_pairs, train_fleet
+from gridopt.forecast.fleet import (
+    RowBudget,
+    forecast_fleet,
+    predict_fleet,
+    sample_pairs,
+    train_fleet,
+)
 from gridopt.workflows.cluster import ClusterSpec, open_cluster
 
 TZ = "Etc/GMT+8"
@@ -54,10 +60,11 @@ def test_sampler_is_seeded_sorted_and_within_budget() -> None:
 
 
 def test_without_budget_the_fleet_model_is_the_single_process_model(homes) -> None:
-    single = predict(train(homes, OPTIONS), homes)[VARIABLE].values
+    single = predict(train(homes, OPTIONS), homes)
     model = train_fleet(homes, OPTIONS, block_meters=4)
-    fleet = forecast_fleet(model, homes, block_meters=5)[VARIABLE].isel(origin=0).values
-    np.testing.assert_array_equal(fleet, single)
+    xr.testing.assert_identical(predict_fleet(model, homes, block_meters=5), single)
+    inside = predict(model, homes, origin="2022-10-20")
+    xr.testing.assert_identical(predict_fleet(model, homes, origin="2022-10-20"), inside)
 
 
 def test_budget_fits_fewer_rows_and_blocks_do_not_matter(homes, reference) -> None:
