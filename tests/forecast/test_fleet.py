@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 from gridopt.errors import InputError
-from gridopt.forecast import Aggregate, ForecastOptions, predict, train
+from gridopt.forecast import Aggregate, ForecastOptions, Target, predict, train
 from gridopt.forecast.fleet import (
     RowBudget,
     forecast_fleet,
@@ -22,6 +22,8 @@ from gridopt.forecast.fleet import (
     train_fleet,
 )
 from gridopt.workflows.cluster import ClusterSpec, open_cluster
+
+from .conftest import LATITUDE_DEG, LONGITUDE_DEG
 
 TZ = "Etc/GMT+8"
 FAST = {"max_iter": 40, "learning_rate": 0.1, "n_threads": 1, "tz": TZ, "country": "US"}
@@ -108,3 +110,16 @@ def test_local_cluster_gives_the_in_process_forecasts(homes, reference, tmp_path
 def test_fleet_path_refuses_totals(homes) -> None:
     with pytest.raises(InputError, match="aggregate=meter"):
         train_fleet(homes, ForecastOptions(**FAST), budget=BUDGET)
+
+
+def test_pv_with_weather_matches_the_single_process_model(homes, weather) -> None:
+    options = ForecastOptions(target=Target.PRODUCTION, aggregate=Aggregate.METER,
+                              latitude_deg=LATITUDE_DEG, longitude_deg=LONGITUDE_DEG, **FAST)
+    model = train(homes, options, weather=weather, train_end="2022-10-15")
+    fleet_model = train_fleet(homes, options, weather=weather, train_end="2022-10-15",
+                              block_meters=6)
+    single = predict(model, homes, origin="2022-10-18", weather=weather)
+    fleet = predict_fleet(fleet_model, homes, origin="2022-10-18", weather=weather,
+                          block_meters=7)
+    xr.testing.assert_identical(fleet, single)
+    assert (fleet["production_kwh"].values >= 0).all()
