@@ -65,8 +65,6 @@ from gridopt.forecast.series import data_timezone, interval_seconds, target_seri
 
 #: Meters per block by default: 500 meters x 1 year hourly is 35 MB of float64 per block.
 DEFAULT_BLOCK_METERS = 500
-#: Origins per chunk when the blocks measure their levels (bounds the history window array).
-_ORIGIN_CHUNK = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,18 +196,23 @@ def meter_blocks(series: xr.DataArray, block_meters: int, client: Any | None) ->
 
 
 def _block_mean_abs(values: np.ndarray, positions: np.ndarray, window: int) -> np.ndarray:
-    """``(n_positions, n_block)`` mean absolute value over the ``window`` before each origin."""
+    """``(n_positions, n_block)`` mean absolute value over the ``window`` before each origin.
+
+    The same numbers in the same memory layout as :func:`history_window`'s rows (latest
+    first, one contiguous row per meter), so the means equal ``build_features``' bit for bit,
+    without its gather over every (origin, meter, lag).
+    """
     n_block = values.shape[1]
     out = np.empty((positions.size, n_block))
-    for first in range(0, positions.size, _ORIGIN_CHUNK):
-        chunk = positions[first : first + _ORIGIN_CHUNK]
-        pair_o = np.repeat(chunk, n_block)
-        pair_s = np.tile(np.arange(n_block), chunk.size)
-        hist = history_window(values, pair_o, pair_s, window)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
-            out[first : first + chunk.size] = np.nanmean(np.abs(hist), axis=1).reshape(
-                chunk.size, n_block)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        for k, position in enumerate(positions.tolist()):
+            if position < window:  # the window starts before the data: NaN-padded rows
+                hist = history_window(values, np.full(n_block, position),
+                                      np.arange(n_block), window)
+            else:
+                hist = np.ascontiguousarray(values[position - window : position][::-1].T)
+            out[k] = np.nanmean(np.abs(hist), axis=1)
     return out
 
 
@@ -376,7 +379,11 @@ def train_fleet(
                        for item, pairs in zip(blocks.items, per_block, strict=True)]
         merged = client.submit(_merge_rows, *row_futures, pure=False)
         n_rows, n_features = client.submit(lambda rows: rows[0].shape, merged).result()
-        futures = [client.submit(_run_fit_task, regressor, merged, task, pure=False)
+        # every worker gets the rows before the fits start, else Dask would queue all five
+        # fits where the rows are; the longest fits (all rows) go first
+        client.replicate([merged])
+        futures = [client.submit(_run_fit_task, regressor, merged, task, pure=False,
+                                 priority=0 if task.head_rows else 1)
                    for task in regressor.fit_tasks(n_rows)]
         results = list(client.gather(futures))
     regressor.set_fitted(results, n_features)
