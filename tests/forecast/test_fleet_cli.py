@@ -41,3 +41,24 @@ def test_train_and_predict_on_two_workers_match_one_process(homes, tmp_path: Pat
         assert fleet.attrs["origin"] == single.attrs["origin"]
         q = fleet["consumption_kwh"].values
         assert np.all(q[..., 0] <= q[..., 1]) and np.all(q[..., 1] <= q[..., 2])
+
+
+def test_predict_on_an_existing_scheduler(homes, tmp_path: Path, capsys) -> None:
+    from distributed import LocalCluster
+
+    data = tmp_path / "homes.nc"
+    write_netcdf(homes, data)
+    store = tmp_path / "models"
+    assert run(["forecast", "train", str(data), "--name", "m", "--aggregate", "meter",
+                "--store", str(store), *FAST, "--json"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "f.nc"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster:
+        assert run(["forecast", "predict", str(data), "--model", "m", "--store", str(store),
+                    "--scheduler", cluster.scheduler_address, "--out", str(out)]) == 0
+    model, _ = load_model(store, "m")
+    with xr.open_dataset(out) as fleet:
+        np.testing.assert_allclose(fleet["consumption_kwh"].values,
+                                   predict(model, homes)["consumption_kwh"].values,
+                                   rtol=0, atol=1e-9)
