@@ -327,7 +327,8 @@ def train_fleet(
     -------
     TrainedForecaster
         ``data_sha256`` hashes the time axis, the meter names and the blocks' hashes (it
-        differs from :func:`gridopt.forecast.train`'s hash of the same data).
+        differs from :func:`gridopt.forecast.train`'s hash of the same data); ``train_seconds``
+        covers the sampled rows' features and the fits.
     """
     options = _worker_options(options, client)
     budget = budget or RowBudget()
@@ -357,8 +358,6 @@ def train_fleet(
                           floor_of[origin_index[mine]],
                           origin_index[mine] * n_meters + meter_index[mine]))
     shared = {"time": blocks.share(time), "weather": blocks.share(weather_values)}
-    parts = blocks.map(_block_rows, per_block, options=options, interval_s=interval_s, tz=tz,
-                       weather_names=weather_names, **shared) if client is None else None
     regressor = QuantileBoostingRegressor(
         quantiles=QUANTILES, max_iter=options.max_iter, learning_rate=options.learning_rate,
         max_leaf_nodes=options.tree_size()[0], min_samples_leaf=options.tree_size()[1],
@@ -366,9 +365,10 @@ def train_fleet(
         calibration_fraction=options.calibration_fraction, random_state=options.random_state,
         n_threads=options.n_threads,
     )
-    started = _time.perf_counter()
+    started = _time.perf_counter()  # train_seconds: the sampled rows' features and the fits
     if client is None:
-        assert parts is not None
+        parts = blocks.map(_block_rows, per_block, options=options, interval_s=interval_s,
+                           tz=tz, weather_names=weather_names, **shared)
         X, y = _merge_rows(*parts)
         n_rows, n_features = X.shape
         results = [regressor.run_fit_task(X, y, task) for task in regressor.fit_tasks(n_rows)]
