@@ -17,7 +17,7 @@ from gridopt.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from gridopt.workflows.forecast import ForecastInputs, ForecastOptions
+    from gridopt.workflows.forecast import FleetSettings, ForecastInputs, ForecastOptions
 
 # The forecast workflow (it imports scikit-learn) is imported when a forecast
 # command runs, not when the CLI starts.
@@ -60,6 +60,27 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-iter", type=int, default=300, help="boosting iterations per quantile")
 
 
+def _fleet_args(p: argparse.ArgumentParser, *, budget: bool) -> None:
+    group = p.add_argument_group(
+        "fleet", "many meters (--aggregate meter): meter blocks on a Dask cluster; without "
+        "--workers/--scheduler everything runs in this process")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="start a local Dask cluster of N worker processes (1 thread each)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="use an existing Dask scheduler, e.g. tcp://host:8786")
+    group.add_argument("--memory-limit", default="auto", metavar="SIZE",
+                       help="memory limit per local worker, e.g. 4GiB (default: auto)")
+    group.add_argument("--block-meters", type=int, default=500, metavar="B",
+                       help="meters per block task (default 500)")
+    if budget:
+        group.add_argument("--max-rows", type=int, default=None, metavar="ROWS",
+                           help="train the global model on a seeded sample of this many rows "
+                                "of (origin, meter) pairs x horizon (default: every row)")
+        group.add_argument("--sample-seed", type=int, default=0, metavar="S",
+                           help="seed of the row sample (default 0)")
+
+
 def register(subparsers: Any) -> None:
     """Add the ``forecast`` subcommand with ``train``, ``predict`` and ``backtest``."""
     p = subparsers.add_parser(
@@ -82,6 +103,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--version", default=None, help="version label (default: next integer)")
     train.add_argument("--store", type=Path, default=DEFAULT_STORE,
                        help="model store directory (default models/)")
+    _fleet_args(train, budget=True)
     train.set_defaults(func=run_train)
 
     predict = sub.add_parser("predict", help="forecast from one origin with a stored model")
@@ -96,6 +118,7 @@ def register(subparsers: Any) -> None:
                          help="write the forecast (time, series, quantile) as NetCDF")
     predict.add_argument("--bus-out", type=Path, default=None, metavar="FILE.nc",
                          help="also write bus-level p_mw/q_mvar (time, bus) of the P50")
+    _fleet_args(predict, budget=False)
     predict.set_defaults(func=run_predict)
 
     backtest = sub.add_parser("backtest", help="rolling-origin backtest against seasonal naive")
@@ -134,6 +157,17 @@ def _inputs(args: argparse.Namespace) -> ForecastInputs:
                           budget=budget_from_args(args))
 
 
+def _fleet(args: argparse.Namespace) -> FleetSettings:
+    from gridopt.workflows.cluster import ClusterSpec
+    from gridopt.workflows.forecast import FleetSettings
+
+    return FleetSettings(
+        cluster=ClusterSpec(workers=args.workers, scheduler=args.scheduler,
+                            memory_limit=args.memory_limit),
+        max_rows=getattr(args, "max_rows", None), seed=getattr(args, "sample_seed", 0),
+        block_meters=args.block_meters)
+
+
 def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}"
 
@@ -147,7 +181,8 @@ def run_train(args: argparse.Namespace) -> int:
         from gridopt.workflows.forecast import train_to_store
 
         summary = train_to_store(_inputs(args), _options(args), store=args.store, name=args.name,
-                                 version=args.version, train_end=args.train_end)
+                                 version=args.version, train_end=args.train_end,
+                                 fleet=_fleet(args))
         if args.json:
             emit_json(summary)
         else:
@@ -171,7 +206,8 @@ def run_predict(args: argparse.Namespace) -> int:
         from gridopt.workflows.forecast import predict_to_files
 
         summary = predict_to_files(_inputs(args), store=args.store, model_ref=args.model,
-                                   origin=args.origin, out=args.out, bus_out=args.bus_out)
+                                   origin=args.origin, out=args.out, bus_out=args.bus_out,
+                                   fleet=_fleet(args))
         if args.json:
             emit_json(summary)
         else:

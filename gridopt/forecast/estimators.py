@@ -8,6 +8,7 @@ validates them and returns ``self``, learned attributes end in ``_``. Both pass
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,6 +114,17 @@ class SeasonalNaiveRegressor(RegressorMixin, BaseEstimator):
         return self.predict(X)[:, None] + self.residual_quantiles_[None, :]
 
 
+@dataclasses.dataclass(frozen=True)
+class QuantileFitTask:
+    """One boosting fit of :class:`QuantileBoostingRegressor`: level ``level`` (index
+    ``index``) on the first ``head_rows`` rows (a conformal calibration fit) or on all rows
+    (``None``)."""
+
+    index: int
+    level: float
+    head_rows: int | None
+
+
 class QuantileBoostingRegressor(RegressorMixin, BaseEstimator):
     """Gradient-boosted quantile regression with optional conformal recalibration.
 
@@ -214,19 +226,49 @@ class QuantileBoostingRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _fit(self, X: np.ndarray, y: np.ndarray, levels: np.ndarray) -> None:
-        n = X.shape[0]
-        n_cal = round(n * float(self.calibration_fraction))
+        tasks = self.fit_tasks(X.shape[0])
+        self.set_fitted([self.run_fit_task(X, y, task) for task in tasks], X.shape[1])
+
+    def fit_tasks(self, n_rows: int) -> list[QuantileFitTask]:
+        """The independent boosting fits of :meth:`fit` on ``n_rows`` rows, in order.
+
+        With conformal calibration (and enough rows) one fit per non-median level on the head
+        rows (its result is the level's shift), then one fit per level on all rows. The tasks
+        share nothing, so a cluster can run them in parallel (:meth:`run_fit_task`) and
+        :meth:`set_fitted` assembles the same estimator as :meth:`fit`.
+        """
+        levels = _check_quantiles(self.quantiles)
+        n_cal = round(n_rows * float(self.calibration_fraction))
+        tasks: list[QuantileFitTask] = []
+        if (self.calibration == "conformal" and n_cal >= MIN_CALIBRATION_ROWS
+                and n_rows - n_cal >= 2):
+            tasks += [QuantileFitTask(k, float(level), n_rows - n_cal)
+                      for k, level in enumerate(levels) if not np.isclose(level, 0.5)]
+        tasks += [QuantileFitTask(k, float(level), None) for k, level in enumerate(levels)]
+        return tasks
+
+    def run_fit_task(self, X: np.ndarray, y: np.ndarray, task: QuantileFitTask) -> Any:
+        """Run one task of :meth:`fit_tasks`: a calibration shift (float) or a fitted model."""
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            if task.head_rows is None:
+                return self._model(task.level).fit(X, y)
+            head, tail = slice(0, task.head_rows), slice(task.head_rows, X.shape[0])
+            model = self._model(task.level).fit(X[head], y[head])
+            return float(np.quantile(y[tail] - model.predict(X[tail]), task.level))
+
+    def set_fitted(self, results: Sequence[Any], n_features: int) -> QuantileBoostingRegressor:
+        """Take the results of :meth:`run_fit_task` (in :meth:`fit_tasks` order) as fitted."""
+        levels = _check_quantiles(self.quantiles)
         shift = np.zeros(levels.size)
-        if self.calibration == "conformal" and n_cal >= MIN_CALIBRATION_ROWS and n - n_cal >= 2:
-            head, tail = slice(0, n - n_cal), slice(n - n_cal, n)
-            for k, level in enumerate(levels):
-                if np.isclose(level, 0.5):
-                    continue
-                model = self._model(level).fit(X[head], y[head])
-                shift[k] = np.quantile(y[tail] - model.predict(X[tail]), level)
-        self.estimators_ = [self._model(level).fit(X, y) for level in levels]
+        n_shift = len(results) - levels.size
+        for k, value in zip(np.flatnonzero(~np.isclose(levels, 0.5))[:n_shift],
+                            results[:n_shift], strict=True):
+            shift[k] = value
+        self.estimators_ = list(results[n_shift:])
         self.calibration_shift_ = shift
         self.n_iter_ = np.array([model.n_iter_ for model in self.estimators_])
+        self.n_features_in_ = n_features
+        return self
 
     def predict_quantiles(self, X: Any) -> np.ndarray:
         """Return ``(n_samples, n_quantiles)`` calibrated quantiles, sorted along each row."""

@@ -210,6 +210,32 @@ def _take(values: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return out
 
 
+def history_window(
+    values: np.ndarray, pair_o: np.ndarray, pair_s: np.ndarray, window: int
+) -> np.ndarray:
+    """``(n_pairs, window)``: the ``window`` values before each origin, latest first (NaN
+    before the start of the data)."""
+    offsets = np.arange(1, window + 1)
+    return _take(
+        values,
+        pair_o[:, None] - offsets[None, :],
+        np.broadcast_to(pair_s[:, None], (pair_o.size, window)),
+    )
+
+
+def scale_floors(mean_abs: np.ndarray) -> np.ndarray:
+    """Per-origin floor of the series scale from ``(n_origins, n_series)`` mean absolute values.
+
+    A near-silent meter (broken PV) must not blow up its ratios: the scale is floored at 5 % of
+    the median series at the same origin (only data before the origin is involved); 1e-6 where
+    no series has data.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN origins
+        floor = 0.05 * np.nanmedian(mean_abs, axis=1)
+    return np.where(np.isfinite(floor) & (floor > 0), floor, 1e-6)
+
+
 def feature_names(options: ForecastOptions, weather_names: tuple[str, ...]) -> tuple[str, ...]:
     """Column names of the design matrix for these options and weather variables."""
     names = ["step", *CALENDAR_FEATURES, *LAG_FEATURES]
@@ -230,8 +256,10 @@ def build_features(
     tz: str,
     weather: np.ndarray | None = None,
     weather_names: tuple[str, ...] = (),
+    series: np.ndarray | None = None,
+    scale_floor: np.ndarray | None = None,
 ) -> FeatureMatrix:
-    """Build the design matrix of the given origins.
+    """Build the design matrix of the given origins (or of given (origin, series) pairs).
 
     Parameters
     ----------
@@ -254,6 +282,13 @@ def build_features(
         row more: the interval after the grid, whose values are the last target's ``w_next``.
     weather_names
         Names of the weather columns.
+    series
+        Optional column of ``values`` per entry of ``origins``: build the rows of these
+        ``(origin, series)`` pairs only, in the given order, instead of every series at every
+        origin (a fleet's row budget, :mod:`gridopt.forecast.fleet`).
+    scale_floor
+        Floor of the scale per pair (required with ``series``; :func:`scale_floors` of the
+        whole fleet at each origin). Default: computed from all columns of ``values``.
 
     Returns
     -------
@@ -280,37 +315,37 @@ def build_features(
             "the grid, for the last target's next-interval weather)"
         )
 
-    grid_o, grid_s, grid_h = np.meshgrid(
-        np.arange(origins.size), np.arange(n_series), np.arange(1, horizon + 1), indexing="ij"
-    )
-    k_o, s, h = grid_o.ravel(), grid_s.ravel(), grid_h.ravel()
-    o = origins[k_o]
+    if series is None:  # every series at every origin, origin-major
+        pair_o = np.repeat(origins, n_series)
+        pair_s = np.tile(np.arange(n_series), origins.size)
+    else:  # only the given (origin, series) pairs, in the given order
+        pair_o = origins
+        pair_s = np.asarray(series, dtype=np.int64)
+        if pair_s.shape != origins.shape:
+            raise InputError("series must give one column per origin (one (origin, series) pair)")
+    pair_pos = np.repeat(np.arange(pair_o.size), horizon)
+    h = np.tile(np.arange(1, horizon + 1), pair_o.size)
+    o = pair_o[pair_pos]
+    s = pair_s[pair_pos]
     t = o + h - 1
-    pair_pos = k_o * n_series + s
 
     # per (origin, series) statistics over the history window, computed once per pair
-    pair_o = np.repeat(origins, n_series)
-    pair_s = np.tile(np.arange(n_series), origins.size)
-    window = history * per_day
-    offsets = np.arange(1, window + 1)
-    hist = _take(
-        values,
-        pair_o[:, None] - offsets[None, :],
-        np.broadcast_to(pair_s[:, None], (pair_o.size, window)),
-    )
+    hist = history_window(values, pair_o, pair_s, history * per_day)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN features
         mean_abs = np.nanmean(np.abs(hist), axis=1)
         last_day = hist[:, :per_day]
         day_mean = np.nanmean(last_day, axis=1)
         day_std = np.nanstd(last_day, axis=1)
-        # a near-silent meter (broken PV) must not blow up its ratios: floor the scale at 5 %
-        # of the median series at the same origin (only data before the origin is involved)
-        floor = 0.05 * np.nanmedian(mean_abs.reshape(origins.size, n_series), axis=1)
-    floor = np.where(np.isfinite(floor) & (floor > 0), floor, 1e-6)
-    pair_scale = np.where(
-        np.isfinite(mean_abs), np.maximum(mean_abs, np.repeat(floor, n_series)), np.nan
-    )
+    if scale_floor is None:
+        if series is not None:
+            raise InputError("(origin, series) pairs need their scale_floor (scale_floors())")
+        pair_floor = np.repeat(scale_floors(mean_abs.reshape(origins.size, n_series)), n_series)
+    else:
+        pair_floor = np.asarray(scale_floor, dtype="float64")
+        if pair_floor.shape != pair_o.shape:
+            raise InputError("scale_floor must give one floor per (origin, series) pair")
+    pair_scale = np.where(np.isfinite(mean_abs), np.maximum(mean_abs, pair_floor), np.nan)
     scale = pair_scale[pair_pos]
 
     days_back = -(-h // per_day)  # ceil(h / P): the latest day whose same time is known

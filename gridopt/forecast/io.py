@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 def read_data(path: str | Path, *, tz: str | None = None,
-              budget: QuarantineBudget | None = None) -> xr.Dataset:
+              budget: QuarantineBudget | None = None,
+              meter_chunk: int | None = None) -> xr.Dataset:
     """Load readings for forecasting.
 
     Parameters
@@ -34,11 +35,14 @@ def read_data(path: str | Path, *, tz: str | None = None,
         Zone of naive timestamps in a readings file (passed to the ingestion).
     budget
         Quarantine budget of a readings file (default :class:`QuarantineBudget`).
+    meter_chunk
+        Open a NetCDF lazily, Dask-backed in blocks of this many meters (whole time axis),
+        instead of loading it.
 
     Returns
     -------
     xarray.Dataset
-        Loaded into memory (the file is closed).
+        Loaded into memory (the file is closed), or lazy with ``meter_chunk``.
     """
     path = Path(path)
     from gridopt.ingest.store import is_store, open_store
@@ -51,8 +55,11 @@ def read_data(path: str | Path, *, tz: str | None = None,
         )
     if path.suffix in (".nc", ".nc4", ".netcdf"):
         try:
-            with xr.open_dataset(path) as handle:
-                data = handle.load()
+            if meter_chunk is not None:
+                data = xr.open_dataset(path, chunks={"meter": meter_chunk, "time": -1})
+            else:
+                with xr.open_dataset(path) as handle:
+                    data = handle.load()
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: cannot read as NetCDF ({exc})") from exc
         if "time" not in data.dims:

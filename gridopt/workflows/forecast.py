@@ -25,11 +25,14 @@ from gridopt.forecast import (
     to_bus_demand,
     train,
 )
+from gridopt.forecast.fleet import DEFAULT_BLOCK_METERS, RowBudget, predict_fleet, train_fleet
 from gridopt.forecast.io import read_data, read_weather_csv
 from gridopt.ingest import QuarantineBudget, write_netcdf
+from gridopt.workflows.cluster import ClusterSpec, open_cluster
 
 __all__ = [
     "Aggregate",
+    "FleetSettings",
     "ForecastInputs",
     "ForecastOptions",
     "Target",
@@ -42,29 +45,86 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ForecastInputs:
-    """Where the readings, the weather and the meter-to-bus mapping come from."""
+    """Where the readings, the weather and the meter-to-bus mapping come from.
 
-    data: Path
+    ``data`` is a path (NetCDF or a readings file) or a Dataset with gridopt's ingest variables
+    (in memory or Dask-backed, e.g. a lazily opened meter store).
+    """
+
+    data: Path | xr.Dataset
     weather: Path | None = None
     mapping: Path | None = None
     tz: str | None = None
     budget: QuarantineBudget = field(default_factory=QuarantineBudget)
 
 
-def read_inputs(inputs: ForecastInputs) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The readings Dataset (NetCDF or a readings file under the budget) and the weather."""
-    data = read_data(inputs.data, tz=inputs.tz, budget=inputs.budget)
+@dataclass(frozen=True)
+class FleetSettings:
+    """How a fleet of meters is trained and forecast (:mod:`gridopt.forecast.fleet`).
+
+    Parameters
+    ----------
+    cluster
+        Where the blocks run: in this process (default) or on a Dask cluster.
+    max_rows
+        Row budget of the global model (``None``: every row).
+    seed
+        Seed of the row sample.
+    block_meters
+        Meters per block task.
+    """
+
+    cluster: ClusterSpec = field(default_factory=ClusterSpec)
+    max_rows: int | None = None
+    seed: int = 0
+    block_meters: int = DEFAULT_BLOCK_METERS
+
+    @property
+    def active(self) -> bool:
+        """Whether the fleet path is asked for (a cluster or a row budget)."""
+        return self.cluster.distributed or self.max_rows is not None
+
+
+def read_inputs(inputs: ForecastInputs, *, meter_block: int | None = None
+                ) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The readings Dataset and the weather.
+
+    A NetCDF path is opened lazily in blocks of ``meter_block`` meters when that is given (the
+    workers of a cluster then read their own blocks), else loaded.
+    """
+    if isinstance(inputs.data, xr.Dataset):
+        data = inputs.data
+    else:
+        data = read_data(inputs.data, tz=inputs.tz, budget=inputs.budget,
+                         meter_chunk=meter_block)
     weather = read_weather_csv(inputs.weather, tz=inputs.tz) if inputs.weather else None
     return data, weather
 
 
 def train_to_store(inputs: ForecastInputs, options: ForecastOptions, *, store: Path, name: str,
-                   version: str | None = None, train_end: str | None = None) -> dict[str, Any]:
-    """Train a forecaster and save it as ``store/name/version``; the summary of what was fit."""
-    data, weather = read_inputs(inputs)
-    model = train(data, options, weather=weather, mapping=inputs.mapping, train_end=train_end)
+                   version: str | None = None, train_end: str | None = None,
+                   fleet: FleetSettings | None = None) -> dict[str, Any]:
+    """Train a forecaster and save it as ``store/name/version``; the summary of what was fit.
+
+    With ``fleet`` asking for a cluster or a row budget the per-meter model is trained by
+    :func:`gridopt.forecast.fleet.train_fleet`; otherwise in this process as before.
+    """
+    summary: dict[str, Any] = {}
+    if fleet is not None and fleet.active:
+        with open_cluster(fleet.cluster) as cluster:
+            data, weather = read_inputs(
+                inputs, meter_block=fleet.block_meters if cluster.client else None)
+            model = train_fleet(data, options, budget=RowBudget(fleet.max_rows, fleet.seed),
+                                client=cluster.client, block_meters=fleet.block_meters,
+                                weather=weather, train_end=train_end)
+            summary = {"dashboard": cluster.dashboard, "workers": cluster.n_workers,
+                       "max_rows": fleet.max_rows}
+    else:
+        data, weather = read_inputs(inputs)
+        model = train(data, options, weather=weather, mapping=inputs.mapping,
+                      train_end=train_end)
     folder = save_model(model, store, name, version)
-    return {
+    return {**summary,
         "status": "ok",
         "model": name,
         "version": folder.name,
@@ -80,15 +140,24 @@ def train_to_store(inputs: ForecastInputs, options: ForecastOptions, *, store: P
 
 def predict_to_files(inputs: ForecastInputs, *, store: Path, model_ref: str,
                      origin: str | None = None, out: Path | None = None,
-                     bus_out: Path | None = None) -> dict[str, Any]:
+                     bus_out: Path | None = None, fleet: FleetSettings | None = None
+                     ) -> dict[str, Any]:
     """Forecast from one origin with ``model_ref`` (``NAME`` or ``NAME@VERSION``) of ``store``.
 
     Writes the quantile forecast to ``out`` and the P50 bus power to ``bus_out`` when given.
+    On a cluster (``fleet.cluster``) a per-meter model forecasts the meter blocks in parallel
+    (:func:`gridopt.forecast.fleet.predict_fleet`, identical values).
     """
     name, _, version = model_ref.partition("@")
     model, manifest = load_model(store, name, version or None)
-    data, weather = read_inputs(inputs)
-    forecast = predict(model, data, origin=origin, weather=weather, mapping=inputs.mapping)
+    if fleet is not None and fleet.cluster.distributed:
+        with open_cluster(fleet.cluster) as cluster:
+            data, weather = read_inputs(inputs, meter_block=fleet.block_meters)
+            forecast = predict_fleet(model, data, origin=origin, client=cluster.client,
+                                     block_meters=fleet.block_meters, weather=weather)
+    else:
+        data, weather = read_inputs(inputs)
+        forecast = predict(model, data, origin=origin, weather=weather, mapping=inputs.mapping)
     forecast.attrs["model"] = f"{name}@{manifest['version']}"
     variable = next(iter(forecast.data_vars))
     summary: dict[str, Any] = {
