@@ -30,7 +30,8 @@ def read_data(path: str | Path, *, tz: str | None = None,
     ----------
     path
         ``.nc`` from ``gridopt ingest``, a readings file (``.csv``, ``.csv.gz``, ``.parquet``)
-        or a meter store directory (``gridopt store append``; read whole).
+        or a meter store directory (``gridopt store append``; loaded, or left lazy with
+        ``meter_chunk``, chunked by the store's meter blocks).
     tz
         Zone of naive timestamps in a readings file (passed to the ingestion).
     budget
@@ -48,7 +49,8 @@ def read_data(path: str | Path, *, tz: str | None = None,
     from gridopt.ingest.store import is_store, open_store
 
     if path.is_dir() and is_store(path):
-        return open_store(path).load()
+        store = open_store(path)
+        return store if meter_chunk is not None else store.load()
     if not path.is_file():
         raise InputError(
             f"{path}: no such file; give a NetCDF from 'gridopt ingest' or a readings CSV"
