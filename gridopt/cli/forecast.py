@@ -27,7 +27,8 @@ DEFAULT_STORE = Path("models")
 
 def _common_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", type=Path, metavar="DATA",
-                   help="NetCDF from 'gridopt ingest' or a readings file (.csv, .parquet)")
+                   help="NetCDF from 'gridopt ingest', a readings file (.csv, .parquet) or a "
+                        "meter store directory ('gridopt store append')")
     p.add_argument("--weather", type=Path, default=None, metavar="CSV",
                    help="weather covariates: timestamp + numeric columns (temperature, irradiance)")
     p.add_argument("--mapping", type=Path, default=None, metavar="CSV",
