@@ -31,6 +31,7 @@ and carried in the net's ``opendss`` entry):
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections import defaultdict
 from typing import Any
@@ -293,8 +294,7 @@ class _Builder:
                 odd[load.model].append(load.name)
             pp.create_load(
                 self.net, bus, p_mw=load.kw * scale / 1e3, q_mvar=load.kvar * scale / 1e3,
-                const_z_p_percent=z, const_z_q_percent=z, const_i_p_percent=i,
-                const_i_q_percent=i, name=f"Load.{load.name}", in_service=load.enabled,
+                name=f"Load.{load.name}", in_service=load.enabled, **_zip_shares(z, i),
             )
         for model, names in sorted(odd.items()):
             self.notes.append(f"load model {model} taken as constant PQ: "
@@ -453,3 +453,16 @@ def pandapower_from_circuit(circuit: DssCircuit) -> pandapowerNet:
         },
     }
     return b.net
+
+
+def _zip_shares(z_percent: float, i_percent: float) -> dict[str, float]:
+    """The constant-impedance and constant-current shares of a load, as ``create_load`` of the
+    installed pandapower names them: one share for P and Q in older releases (3.1)
+    (``const_z_percent``), separate P and Q shares in newer ones (``const_z_p_percent`` ...)."""
+    if "const_z_p_percent" in _LOAD_PARAMETERS:
+        return {"const_z_p_percent": z_percent, "const_z_q_percent": z_percent,
+                "const_i_p_percent": i_percent, "const_i_q_percent": i_percent}
+    return {"const_z_percent": z_percent, "const_i_percent": i_percent}
+
+
+_LOAD_PARAMETERS = frozenset(inspect.signature(pp.create_load).parameters)

@@ -157,10 +157,10 @@ def _prepare_opf_columns(net: pandapowerNet, name: str) -> None:
             f"{_DEFAULT_VMAX_PU:.1f} pu for them (set the columns to keep voltages in range)",
             stacklevel=3,
         )
-    if "const_z_p_percent" in net.load and len(net.load):
-        vdep = net.load[
-            [c for c in net.load.columns if c.startswith(("const_z_", "const_i_"))]
-        ].fillna(0.0).to_numpy()
+    # const_z_percent / const_i_percent (pandapower 3.1) or their _p_ / _q_ forms (newer)
+    vdep_columns = [c for c in net.load.columns if c.startswith(("const_z_", "const_i_"))]
+    if vdep_columns and len(net.load):
+        vdep = net.load[vdep_columns].fillna(0.0).to_numpy()
         if np.any(vdep != 0):
             warn(
                 logger,
