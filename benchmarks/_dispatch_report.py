@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import statistics
 from pathlib import Path
@@ -308,27 +307,6 @@ def resolve_lines(resolve: dict[str, Any]) -> list[str]:
 # machine and files
 
 
-def machine() -> dict[str, Any]:
-    """Machine and load average, without importing gridopt's stack.
-
-    Called before the runs: the parent must stay small, because a child's peak resident set
-    (``ru_maxrss``) starts from its parent's size at the fork.
-    """
-    cpu = platform.processor() or platform.machine()
-    mem_gib = None
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        cpu = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
-                    if ln.startswith("model name")), cpu)
-        meminfo = Path("/proc/meminfo").read_text().split()
-        mem_gib = round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1)
-    except (OSError, ValueError):
-        pass
-    return {
-        "platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
-        "memory_gib": mem_gib, "python": platform.python_version(),
-        "load_average": list(os.getloadavg()),
-    }
 
 
 def gridopt_versions() -> dict[str, str]:

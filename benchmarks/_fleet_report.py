@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -21,23 +20,6 @@ TITLE = "## Fleet of feeders (`benchmarks/bench_fleet.py`)"
 #: Per-feeder losses of runs with different worker counts must agree to this (MWh).
 AGREEMENT_MWH = 1e-9
 TARGET_SPEEDUP = 1.7
-
-
-def machine() -> dict[str, Any]:
-    """CPU, cores, memory, Python and the load average now."""
-    cpu = platform.processor() or platform.machine()
-    mem_gib = None
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        cpu = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
-                    if ln.startswith("model name")), cpu)
-        meminfo = Path("/proc/meminfo").read_text().split()
-        mem_gib = round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1)
-    except (OSError, ValueError):
-        pass
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
-            "memory_gib": mem_gib, "python": platform.python_version(),
-            "load_average": list(os.getloadavg())}
 
 
 def versions() -> dict[str, str]:
@@ -170,4 +152,4 @@ def write_report(summary: dict[str, Any]) -> str:
     return text
 
 
-__all__ = ["JSON_PATH", "MD_PATH", "machine", "versions", "write_report"]
+__all__ = ["JSON_PATH", "MD_PATH", "versions", "write_report"]

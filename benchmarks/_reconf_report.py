@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 from pathlib import Path
 from typing import Any
 
 TITLE = "## Reconfiguration: gridopt vs a pandapower branch exchange"
 GRIDOPT, PEER = "gridopt", "pandapower branch exchange"
-
-
-def machine() -> dict[str, Any]:
-    """Machine description and load average."""
-    cpu = platform.processor() or platform.machine()
-    mem_gib = None
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        cpu = next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
-                    if ln.startswith("model name")), cpu)
-        meminfo = Path("/proc/meminfo").read_text().split()
-        mem_gib = round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1)
-    except (OSError, ValueError):
-        pass
-    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
-            "memory_gib": mem_gib, "python": platform.python_version(),
-            "load_average": list(os.getloadavg())}
 
 
 def versions() -> dict[str, str]:

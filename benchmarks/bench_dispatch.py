@@ -67,10 +67,10 @@ from _dispatch_report import (
     JSON_PATH,
     OBJECTIVE_RTOL,
     condense,
-    machine,
     merge_simbench,
     write_report,
 )
+from _machine import machine
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".bench-venvs" / "pypsa"

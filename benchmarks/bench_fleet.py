@@ -31,7 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _fleet_feeders import DAYS, METERS_PER_FEEDER, build_fleet
-from _fleet_report import AGREEMENT_MWH, JSON_PATH, agreement, machine, versions, write_report
+from _fleet_report import AGREEMENT_MWH, JSON_PATH, agreement, versions, write_report
+from _machine import machine
 
 REPO = Path(__file__).resolve().parents[1]
 

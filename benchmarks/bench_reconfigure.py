@@ -42,7 +42,8 @@ from gridopt.workflows.reconfigure import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _reconf_report import GRIDOPT, PEER, machine, markdown, versions, write_atomic
+from _machine import machine
+from _reconf_report import GRIDOPT, PEER, markdown, versions, write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 CASE118ZH = REPO / "tests" / "data" / "reconfig" / "case118zh.m"
