@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -275,3 +276,39 @@ class IngestResult:
     quarantine: pd.DataFrame
     gaps: pd.DataFrame = field(default_factory=pd.DataFrame)
     register_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def readings_dataset(consumption_kwh: Any, production_kwh: Any, quality: Any, times: Any,
+                     meters: Any, attrs: dict[str, Any]) -> xr.Dataset:
+    """The validated readings Dataset every source produces (ingest, the store, PostgreSQL).
+
+    Parameters
+    ----------
+    consumption_kwh, production_kwh, quality
+        ``(time, meter)`` arrays (NumPy or Dask): energy in each interval and its
+        :class:`Quality` code.
+    times
+        Interval starts (UTC, ``datetime64[ns]``).
+    meters
+        Meter ids.
+    attrs
+        ``freq``, ``tz``, ``source``, ``cumulative_input``, ``fill_policy``.
+    """
+    return xr.Dataset(
+        {
+            "consumption_kwh": (("time", "meter"), consumption_kwh, {
+                "units": "kWh", "long_name": "energy consumed in the interval"}),
+            "production_kwh": (("time", "meter"), production_kwh, {
+                "units": "kWh", "long_name": "energy produced in the interval"}),
+            "quality": (("time", "meter"), quality, {
+                "long_name": "quality flag",
+                "flag_values": np.array([q.value for q in Quality], dtype=np.int8),
+                "flag_meanings": " ".join(q.name.lower() for q in Quality),
+            }),
+        },
+        coords={
+            "time": ("time", times, {"long_name": "interval start (UTC)"}),
+            "meter": ("meter", meters, {"long_name": "meter id"}),
+        },
+        attrs=attrs,
+    )

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from gridopt.errors import InputError
 from gridopt.ingest.interval import parse_freq
-from gridopt.ingest.model import Quality
+from gridopt.ingest.model import Quality, readings_dataset
 from gridopt.ingest.postgres_schema import (
     PARTITION_SQL,
     SCHEMA_SQL,
@@ -298,21 +298,10 @@ def read_window(uri: str, start: str | pd.Timestamp | None = None,
     table = read_window_arrow(uri, window_sql(pd.Timestamp(lo, tz="UTC"),
                                               pd.Timestamp(hi, tz="UTC"), meters), reader)
     names, arrays = _pivot(table, times, step_ns, meters)
-    return xr.Dataset(
-        {
-            "consumption_kwh": (("time", "meter"), arrays["cons"], {
-                "units": "kWh", "long_name": "energy consumed in the interval"}),
-            "production_kwh": (("time", "meter"), arrays["prod"], {
-                "units": "kWh", "long_name": "energy produced in the interval"}),
-            "quality": (("time", "meter"), arrays["quality"], {
-                "long_name": "quality flag",
-                "flag_values": np.array([q.value for q in Quality], dtype=np.int8),
-                "flag_meanings": " ".join(q.name.lower() for q in Quality),
-            }),
-        },
-        coords={"time": ("time", times.astype("datetime64[ns]"),
-                         {"long_name": "interval start (UTC)"}),
-                "meter": ("meter", names, {"long_name": "meter id"})},
+    return readings_dataset(
+        arrays["cons"], arrays["prod"], arrays["quality"],
+        times.astype("datetime64[ns]"),
+        names,
         attrs={"freq": meta["freq"], "tz": meta.get("tz", "UTC"), "source": _redact(uri),
                "cumulative_input": 0, "fill_policy": "none"},
     )

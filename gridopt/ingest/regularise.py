@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import xarray as xr
 from numpy.typing import NDArray
 
 from gridopt._ext import _ingest
@@ -55,6 +54,7 @@ from gridopt.ingest.model import (
     QuarantineBudget,
     Reason,
     ValidationOptions,
+    readings_dataset,
 )
 from gridopt.ingest.parse import (
     CODE_REASONS,
@@ -331,22 +331,10 @@ def _assemble(
     """
     freq = freq_string(step_ns)
     time_index = times_ns.astype("datetime64[ns]")
-    ds = xr.Dataset(
-        {
-            "consumption_kwh": (("time", "meter"), cons_grid.T, {
-                "units": "kWh", "long_name": "energy consumed in the interval"}),
-            "production_kwh": (("time", "meter"), prod_grid.T, {
-                "units": "kWh", "long_name": "energy produced in the interval"}),
-            "quality": (("time", "meter"), quality.T, {
-                "long_name": "quality flag",
-                "flag_values": np.array([q.value for q in Quality], dtype=np.int8),
-                "flag_meanings": " ".join(q.name.lower() for q in Quality),
-            }),
-        },
-        coords={
-            "time": ("time", time_index, {"long_name": "interval start (UTC)"}),
-            "meter": ("meter", names.astype(str), {"long_name": "meter id"}),
-        },
+    ds = readings_dataset(
+        cons_grid.T, prod_grid.T, quality.T,
+        time_index,
+        names.astype(str),
         attrs={
             "freq": freq,
             "tz": tz or "UTC",

@@ -18,7 +18,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from gridopt.ingest.interval import parse_freq
-from gridopt.ingest.model import Quality
+from gridopt.ingest.model import readings_dataset
 from gridopt.ingest.store.cells import dense_block, month_keys, read_parts
 from gridopt.ingest.store.manifest import Manifest, StoreError, read_manifest
 
@@ -128,23 +128,10 @@ def open_store(path: str | Path, *, start: str | pd.Timestamp | None = None,
         for v in rows:
             rows[v].append(row[v])
     arrays = {v: da.block(rows[v]) for v in rows}
-    return xr.Dataset(
-        {
-            "consumption_kwh": (("time", "meter"), arrays["cons"], {
-                "units": "kWh", "long_name": "energy consumed in the interval"}),
-            "production_kwh": (("time", "meter"), arrays["prod"], {
-                "units": "kWh", "long_name": "energy produced in the interval"}),
-            "quality": (("time", "meter"), arrays["quality"], {
-                "long_name": "quality flag",
-                "flag_values": np.array([q.value for q in Quality], dtype=np.int8),
-                "flag_meanings": " ".join(q.name.lower() for q in Quality),
-            }),
-        },
-        coords={
-            "time": ("time", times.astype("datetime64[ns]"),
-                     {"long_name": "interval start (UTC)"}),
-            "meter": ("meter", np.asarray(chosen, dtype=str), {"long_name": "meter id"}),
-        },
+    return readings_dataset(
+        arrays["cons"], arrays["prod"], arrays["quality"],
+        times.astype("datetime64[ns]"),
+        np.asarray(chosen, dtype=str),
         attrs={
             "freq": m.freq,
             "tz": m.tz,
