@@ -19,19 +19,7 @@ from gridopt.ingest.postgres import (
     write_readings,
 )
 from gridopt.ingest.store import append, open_store
-
-REPO = Path(__file__).resolve().parents[2]
-HOMES = REPO / "data" / "meters" / "citylearn_homes_12w.csv"
-VARIABLES = ("consumption_kwh", "production_kwh", "quality")
-
-
-def _same_bytes(a: xr.Dataset, b: xr.Dataset) -> None:
-    assert list(a["meter"].values) == list(b["meter"].values)
-    assert np.array_equal(a["time"].values, b["time"].values)
-    for v in VARIABLES:
-        assert a[v].dtype == b[v].dtype
-        assert np.ascontiguousarray(a[v].values).tobytes() == \
-            np.ascontiguousarray(b[v].values).tobytes(), v
+from tests.store._compare import HOMES, same_bytes
 
 
 def _reset(uri: str) -> None:
@@ -46,13 +34,13 @@ def test_round_trip(pg_uri: str, reader: Reader, tmp_path: Path) -> None:
     ds = read_readings(HOMES).data
     assert write_readings(pg_uri, ds)["rows_added"] > 0
     assert write_readings(pg_uri, ds)["rows_added"] == 0     # idempotent
-    _same_bytes(read_window(pg_uri, reader=reader), ds)
+    same_bytes(read_window(pg_uri, reader=reader), ds)
     # The same window as the embedded store gives.
     append(tmp_path / "s", [HOMES])
     window = read_window(pg_uri, "2022-09-03T10:30Z", "2022-09-10T00:00Z",
                          meters=["Building_7", "Building_1"], reader=reader)
     assert window.sizes == {"time": 158, "meter": 2}
-    _same_bytes(window, open_store(tmp_path / "s", start="2022-09-03T10:30Z",
+    same_bytes(window, open_store(tmp_path / "s", start="2022-09-03T10:30Z",
                                    end="2022-09-10T00:00Z",
                                    meters=["Building_7", "Building_1"]).load())
     # Forecasts back to a table; rewriting a run replaces it.
@@ -82,4 +70,4 @@ def test_conflict_is_refused(pg_uri: str) -> None:
     # Nothing of the refused write went in; the rest can still be appended.
     assert read_window(pg_uri).sizes["time"] == 100
     write_readings(pg_uri, ds)
-    _same_bytes(read_window(pg_uri), ds)
+    same_bytes(read_window(pg_uri), ds)

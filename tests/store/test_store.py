@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
@@ -18,19 +17,7 @@ import xarray as xr
 from gridopt.cli.main import main
 from gridopt.ingest.store import InputStatus, append, open_store, read_quarantine, store_info
 from gridopt.ingest.store.manifest import read_manifest
-
-REPO = Path(__file__).resolve().parents[2]
-HOMES = REPO / "data" / "meters" / "citylearn_homes_12w.csv"
-VARIABLES = ("consumption_kwh", "production_kwh", "quality")
-
-
-def _same_bytes(a: xr.Dataset, b: xr.Dataset) -> None:
-    assert list(a["meter"].values) == list(b["meter"].values)
-    assert np.array_equal(a["time"].values, b["time"].values)
-    for v in VARIABLES:
-        assert a[v].dtype == b[v].dtype
-        assert np.ascontiguousarray(a[v].values).tobytes() == \
-            np.ascontiguousarray(b[v].values).tobytes(), v
+from tests.store._compare import HOMES, REPO, same_bytes
 
 
 def _days(tmp_path: Path) -> list[Path]:
@@ -57,11 +44,11 @@ def test_store_values_are_the_netcdf_values(tmp_path: Path) -> None:
     ds = open_store(store)
     assert ds["consumption_kwh"].chunks is not None  # lazy, Dask-backed
     with xr.open_dataset(nc) as reference:
-        _same_bytes(ds.load(), reference.load())
+        same_bytes(ds.load(), reference.load())
     out = tmp_path / "export.nc"
     assert main(["store", "export", str(store), "-o", str(out)]) == 0
     with xr.open_dataset(out) as exported, xr.open_dataset(nc) as reference:
-        _same_bytes(exported.load(), reference.load())
+        same_bytes(exported.load(), reference.load())
 
 
 def test_appends_by_week_equal_one_file_and_are_idempotent(tmp_path: Path) -> None:
@@ -82,13 +69,13 @@ def test_appends_by_week_equal_one_file_and_are_idempotent(tmp_path: Path) -> No
     assert re_export.inputs[0].cells_added == 0
     assert re_export.inputs[0].cells_identical == re_export.inputs[0].rows_in > 0
     after = open_store(store).load()
-    _same_bytes(before, after)
+    same_bytes(before, after)
     # Week by week equals the weeks ingested as one file (except the bad row's cell).
     whole = tmp_path / "whole.csv"
     pd.concat([pd.read_csv(f, dtype=str) for f in files]).to_csv(whole, index=False)
     one = append(tmp_path / "one", [whole])
     assert one.inputs[0].status is InputStatus.DEGRADED
-    _same_bytes(after, open_store(tmp_path / "one").load())
+    same_bytes(after, open_store(tmp_path / "one").load())
 
 
 def test_conflicting_values_refuse_the_file(tmp_path: Path) -> None:
@@ -116,7 +103,7 @@ def test_same_cells_twice_in_one_append(tmp_path: Path) -> None:
     summary = append(tmp_path / "s", [files[0], copy])
     assert summary.inputs[1].cells_added == 0
     assert summary.inputs[1].cells_identical == summary.inputs[0].cells_added
-    _same_bytes(open_store(tmp_path / "s").load(),
+    same_bytes(open_store(tmp_path / "s").load(),
                 open_store(_single(tmp_path, files[0])).load())
 
 
@@ -136,7 +123,7 @@ def test_window_and_meters(tmp_path: Path) -> None:
     assert str(w["time"].values[0]) == "2022-09-03T11:00:00.000000000"
     assert str(w["time"].values[-1]) == "2022-09-05T00:00:00.000000000"
     ref = full.sel(time=w["time"], meter=w["meter"])
-    _same_bytes(w, ref)
+    same_bytes(w, ref)
 
 
 def test_cluster_append_equals_in_process(tmp_path: Path) -> None:
@@ -144,7 +131,7 @@ def test_cluster_append_equals_in_process(tmp_path: Path) -> None:
     assert main(["store", "append", str(tmp_path / "dask"), *map(str, files),
                  "--workers", "2"]) == 0  # all appended (one degraded)
     append(tmp_path / "local", files)
-    _same_bytes(open_store(tmp_path / "dask").load(), open_store(tmp_path / "local").load())
+    same_bytes(open_store(tmp_path / "dask").load(), open_store(tmp_path / "local").load())
 
 
 def test_large_parquet_split_by_meters(tmp_path: Path) -> None:
@@ -155,7 +142,7 @@ def test_large_parquet_split_by_meters(tmp_path: Path) -> None:
     assert len(summary.inputs) == 5   # 17 meters of 2016 rows, 4 meters a block
     with_one = append(tmp_path / "one", [pq_file])
     assert len(with_one.inputs) == 1
-    _same_bytes(open_store(tmp_path / "s").load(), open_store(tmp_path / "one").load())
+    same_bytes(open_store(tmp_path / "s").load(), open_store(tmp_path / "one").load())
 
 
 KILLED_WRITER = """
@@ -187,7 +174,7 @@ def test_killed_writer_leaves_the_previous_generation(tmp_path: Path) -> None:
     # Killed while staging: parts were written, nothing was published.
     assert any((store / "parts").glob("00000002-*"))
     assert read_manifest(store).generation == generation
-    _same_bytes(open_store(store).load(), published)
+    same_bytes(open_store(store).load(), published)
     assert store_info(store)["unpublished_files"] > 0
     # The next writer removes the leftovers and appends everything.
     summary = append(store, many)
@@ -209,4 +196,4 @@ def test_forecast_reads_a_store_where_it_reads_a_file(tmp_path: Path) -> None:
 
     store = tmp_path / "s"
     append(store, [HOMES])
-    _same_bytes(read_data(store), read_data(HOMES))
+    same_bytes(read_data(store), read_data(HOMES))
